@@ -1,0 +1,76 @@
+# mqext: Kafka's model inside PostgreSQL 15, built with PGXS.
+#
+#   make run     install what is missing, build, install, start a local
+#                cluster on 127.0.0.1:$(MQ_PORT) with mqext preloaded, quickstart
+#   make stop    stop that cluster
+#   make test    the same set-up, then every test suite on throwaway clusters
+#   make bench   benchmarks against Postgres' own limits (not part of test)
+#   make fuzz    fuzz the RecordBatch decoder (not part of test)
+
+EXTENSION = mqext
+MODULE_big = mqext
+DATA = $(wildcard sql/mqext--*.sql)
+PGFILEDESC = "mqext - Kafka-style partitioned logs inside PostgreSQL"
+
+OBJS = \
+	src/mqext.o \
+	src/guc.o \
+	src/shmem/shmem.o \
+	src/shmem/partition_state.o \
+	src/shmem/xact_hooks.o \
+	src/catalog/metadata_cache.o \
+	src/codec/crc32c.o \
+	src/codec/murmur2.o \
+	src/codec/record_batch.o \
+	src/codec/varint.o \
+	src/log/segment.o \
+	src/log/log_append.o \
+	src/log/log_read.o \
+	src/log/recovery.o \
+	src/broker/headers.o \
+	src/broker/idempotence.o \
+	src/broker/produce.o \
+	src/broker/fetch.o \
+	src/api/produce_funcs.o \
+	src/api/fetch_funcs.o \
+	src/api/topic_funcs.o
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers -Werror
+
+# pg_regress scripts live in sql/ beside the extension scripts (PG15's
+# pg_regress reads sql/ and expected/ under one input dir).
+REGRESS = topic produce fetch idempotence codec_vectors privileges
+ISOLATION = lso aborted multi_topic prepare
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+# not installed yet: `make run` / `make test` install it first
+all:
+	@echo "PostgreSQL 15 server headers are missing: run 'make deps' (as root) first" >&2; exit 1
+else
+include $(PGXS)
+endif
+
+MQ_PORT ?= 55432
+
+.PHONY: deps run stop test bench fuzz unittest
+
+deps:
+	scripts/deps.sh
+
+run:
+	scripts/run.sh start
+
+stop:
+	scripts/run.sh stop
+
+test:
+	scripts/test.sh
+
+bench:
+	scripts/bench.sh
+
+-include test/unit/unit.mk

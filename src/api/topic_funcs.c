@@ -1,0 +1,68 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/api/topic_funcs.c
+ *	  C helpers of the topic functions (which are SQL in mqext--*.sql):
+ *	  cache invalidation, forgetting a dropped topic, partition state.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+
+#include "broker/fetch.h"
+#include "catalog/metadata_cache.h"
+#include "shmem/partition_state.h"
+#include "shmem/shmem.h"
+
+PG_FUNCTION_INFO_V1(mq_invalidate_cache);
+PG_FUNCTION_INFO_V1(mq_forget_topic);
+PG_FUNCTION_INFO_V1(mq_partition_state);
+
+/* Statement trigger on the catalog: every backend drops its topic cache. */
+Datum
+mq_invalidate_cache(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mq._invalidate_cache() must be called as a trigger")));
+	relid = MqCatalogRelid("topic");
+	if (OidIsValid(relid))
+		CacheInvalidateRelcacheByRelid(relid);
+	MqMetadataCacheInvalidate();
+	return PointerGetDatum(NULL);
+}
+
+Datum
+mq_forget_topic(PG_FUNCTION_ARGS)
+{
+	if (MqPreloaded)
+		MqPartitionForgetTopic(PG_GETARG_INT32(0));
+	PG_RETURN_VOID();
+}
+
+/* mq._partition_state(topic, partition) -> (log_start_offset, last_stable_offset) */
+Datum
+mq_partition_state(PG_FUNCTION_ARGS)
+{
+	MqTopic    *topic;
+	int32		partition = PG_GETARG_INT32(1);
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {0};
+
+	MqRequirePreload();
+	topic = MqTopicLookup(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = Int64GetDatum(topic->log_start[partition]);
+	values[1] = Int64GetDatum(MqLastStableOffset(topic, partition));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}

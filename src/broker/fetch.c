@@ -1,0 +1,139 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/broker/fetch.c
+ *	  Fetch records, look up offsets by time, report partition state.
+ *
+ * All three read through MqLogReader, so they share its guarantee: what
+ * they return lies below the last stable offset and was committed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "broker/fetch.h"
+#include "log/log_read.h"
+#include "log/recovery.h"
+#include "log/segment.h"
+
+static size_t
+record_bytes(const MqDecodedRecord *rec)
+{
+	return Max(rec->key_len, 0) + Max(rec->value_len, 0) +
+		(rec->headers_end - rec->headers);
+}
+
+/*
+ * Hand records at or after `from` to sink, in offset order, until
+ * max_records or max_bytes is reached.  As in Kafka, the first record is
+ * returned even when it alone exceeds max_bytes, so a consumer always
+ * makes progress.  Returns the number of records handed out.
+ */
+int64
+MqFetch(MqTopic *topic, int32 partition, int64 from, int32 max_records,
+		int64 max_bytes, MqRecordSink sink, void *arg)
+{
+	MqLogReader r;
+	MqLogBatch b;
+	int64		count = 0;
+	int64		bytes = 0;
+	bool		full = false;
+
+	MqCheckPartition(topic, partition);
+	if (max_records <= 0)
+		return 0;
+
+	MqLogReaderBegin(&r, topic, partition, from);
+	while (!full && MqLogReaderNext(&r, &b))
+	{
+		MqRecordIter it;
+		MqDecodedRecord rec;
+		MqCodecStatus st;
+		bool		done;
+
+		MqLogReaderLoad(&r, &b);
+		MqRecordIterInit(&it, b.data, b.len, &b.hdr);
+		for (;;)
+		{
+			st = MqRecordIterNext(&it, &rec, &done);
+			if (st != MQ_CODEC_OK)
+				MqCodecError(st, topic, partition, b.base_offset);
+			if (done)
+				break;
+			if (rec.offset < r.from)
+				continue;
+			bytes += record_bytes(&rec);
+			if (count > 0 && bytes > max_bytes)
+			{
+				full = true;
+				break;
+			}
+			sink(arg, &rec);
+			if (++count >= max_records)
+			{
+				full = true;
+				break;
+			}
+		}
+	}
+	MqLogReaderEnd(&r);
+	return count;
+}
+
+/*
+ * The first offset whose timestamp is at or after ts_ms (Kafka's
+ * ListOffsets by time).  Batches whose newest record is older are skipped
+ * without decoding.
+ */
+bool
+MqOffsetForTime(MqTopic *topic, int32 partition, int64 ts_ms, int64 *offset)
+{
+	MqLogReader r;
+	MqLogBatch b;
+	bool		found = false;
+	TimestampTz target = (ts_ms - MQ_UNIX_EPOCH_MS_IN_PG) * INT64CONST(1000);
+
+	MqCheckPartition(topic, partition);
+	MqLogReaderBegin(&r, topic, partition, topic->log_start[partition]);
+	while (!found && MqLogReaderNext(&r, &b))
+	{
+		MqRecordIter it;
+		MqDecodedRecord rec;
+		MqCodecStatus st;
+		bool		done;
+
+		if (b.max_ts < target)
+			continue;
+		MqLogReaderLoad(&r, &b);
+		MqRecordIterInit(&it, b.data, b.len, &b.hdr);
+		for (;;)
+		{
+			st = MqRecordIterNext(&it, &rec, &done);
+			if (st != MQ_CODEC_OK)
+				MqCodecError(st, topic, partition, b.base_offset);
+			if (done)
+				break;
+			if (rec.offset >= r.from && rec.timestamp >= ts_ms)
+			{
+				*offset = rec.offset;
+				found = true;
+				break;
+			}
+		}
+	}
+	MqLogReaderEnd(&r);
+	return found;
+}
+
+int64
+MqLastStableOffset(MqTopic *topic, int32 partition)
+{
+	MqSegmentRel seg;
+	int64		lso;
+
+	MqCheckPartition(topic, partition);
+	/* a lock on a segment keeps the slot in place (partition_state.c) */
+	MqSegmentOpen(topic, 0, AccessShareLock, &seg);
+	lso = MqPartitionLastStable(MqTopicPartitionSlot(topic, partition));
+	MqSegmentClose(&seg);
+	return lso;
+}

@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/broker/fetch.h
+ *	  Fetch records, look up offsets by time, report partition state.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_FETCH_H
+#define MQ_FETCH_H
+
+#include "catalog/metadata_cache.h"
+#include "codec/record_batch.h"
+
+typedef void (*MqRecordSink) (void *arg, const MqDecodedRecord *rec);
+
+extern int64 MqFetch(MqTopic *topic, int32 partition, int64 from,
+					 int32 max_records, int64 max_bytes,
+					 MqRecordSink sink, void *arg);
+extern bool MqOffsetForTime(MqTopic *topic, int32 partition, int64 ts_ms,
+							int64 *offset);
+extern int64 MqLastStableOffset(MqTopic *topic, int32 partition);
+
+#endif							/* MQ_FETCH_H */

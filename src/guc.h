@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/guc.h
+ *	  mqext.* configuration parameters.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_GUC_H
+#define MQ_GUC_H
+
+extern int	mq_max_partitions;
+extern int	mq_max_inflight_appends;
+
+extern void MqGucInit(void);
+
+#endif							/* MQ_GUC_H */

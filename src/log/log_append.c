@@ -1,0 +1,93 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/log/log_append.c
+ *	  Append record batches to a topic's active segment.
+ *
+ * One batch is one heap tuple in the active segment plus one entry in its
+ * (partition, last_offset) index, written with heap_insert/index_insert
+ * rather than through SQL: the append is the hot path and the executor
+ * would add nothing but overhead here.  The offsets are taken from the
+ * partition's shared counter only after everything that can fail for a
+ * bad argument has been checked, so an error leaves at most a gap of
+ * offsets (as an aborted Kafka transaction does), never a visible record.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "utils/timestamp.h"
+
+#include "catalog/catalog.h"
+#include "log/log_append.h"
+#include "log/recovery.h"
+#include "mqext.h"
+
+static inline TimestampTz
+ms_to_timestamptz(int64 ms)
+{
+	return (ms - MQ_UNIX_EPOCH_MS_IN_PG) * INT64CONST(1000);
+}
+
+void
+MqAppenderBegin(MqAppender *app, MqTopic *topic)
+{
+	app->topic = topic;
+	MqSegmentOpen(topic, topic->nsegments - 1, RowExclusiveLock, &app->seg);
+	app->seg.index_info = BuildIndexInfo(app->seg.index);
+	app->cid = GetCurrentCommandId(true);
+}
+
+/*
+ * Append one encoded batch (base offset not yet set) to a partition and
+ * return its base offset.
+ */
+int64
+MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hdr)
+{
+	MqPartitionSlot *slot;
+	Datum		values[Natts_mq_log];
+	bool		nulls[Natts_mq_log] = {0};
+	Datum		ivalues[INDEX_MAX_KEYS];
+	bool		inulls[INDEX_MAX_KEYS] = {0};
+	HeapTuple	tup;
+	int64		base;
+
+	slot = MqTopicPartitionSlot(app->topic, partition);
+	base = MqPartitionReserve(slot, hdr->records_count);
+	MqBatchSetBaseOffset((uint8_t *) VARDATA(batch), base);
+
+	values[Anum_mq_log_topic_id - 1] = Int32GetDatum(app->topic->topic_id);
+	values[Anum_mq_log_segment_id - 1] = Int64GetDatum(app->seg.segment_id);
+	values[Anum_mq_log_partition - 1] = Int32GetDatum(partition);
+	values[Anum_mq_log_base_offset - 1] = Int64GetDatum(base);
+	values[Anum_mq_log_last_offset - 1] = Int64GetDatum(base + hdr->last_offset_delta);
+	values[Anum_mq_log_base_ts - 1] = TimestampTzGetDatum(ms_to_timestamptz(hdr->base_timestamp));
+	values[Anum_mq_log_max_ts - 1] = TimestampTzGetDatum(ms_to_timestamptz(hdr->max_timestamp));
+	values[Anum_mq_log_record_count - 1] = Int32GetDatum(hdr->records_count);
+	values[Anum_mq_log_producer_id - 1] = Int64GetDatum(hdr->producer_id);
+	values[Anum_mq_log_producer_epoch - 1] = Int16GetDatum(hdr->producer_epoch);
+	values[Anum_mq_log_base_sequence - 1] = Int32GetDatum(hdr->base_sequence);
+	values[Anum_mq_log_batch - 1] = PointerGetDatum(batch);
+
+	tup = heap_form_tuple(RelationGetDescr(app->seg.heap), values, nulls);
+	heap_insert(app->seg.heap, tup, app->cid, 0, NULL);
+
+	ivalues[Anum_mq_log_idx_partition - 1] = Int32GetDatum(partition);
+	ivalues[Anum_mq_log_idx_last_offset - 1] = Int64GetDatum(base + hdr->last_offset_delta);
+	index_insert(app->seg.index, ivalues, inulls, &tup->t_self, app->seg.heap,
+				 UNIQUE_CHECK_NO, false, app->seg.index_info);
+
+	heap_freetuple(tup);
+	return base;
+}
+
+void
+MqAppenderEnd(MqAppender *app)
+{
+	MqSegmentClose(&app->seg);
+}

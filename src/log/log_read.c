@@ -1,0 +1,236 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/log/log_read.c
+ *	  Read a partition's committed batches in offset order, below the LSO.
+ *
+ * The reader enforces both halves of the visibility rule of DESIGN.md:
+ *
+ * 1. It reads the partition's last stable offset before it takes its
+ *    snapshot and returns nothing at or above it.  Every offset below the
+ *    LSO belongs to a transaction that had ended when the LSO was read.
+ *
+ * 2. A snapshot older than that LSO (REPEATABLE READ, SERIALIZABLE, or a
+ *    READ COMMITTED transaction that already produced) may not see some of
+ *    those transactions.  So the index is scanned with SnapshotAny and
+ *    every batch is checked against the snapshot: a batch of an aborted
+ *    transaction is skipped, but one the snapshot cannot see for any other
+ *    reason (still running, or committed after the snapshot) ends the read,
+ *    since skipping it would lose it for good.
+ *
+ * In READ COMMITTED the reader takes a fresh snapshot after reading the
+ * LSO, so it sees everything below it; in the snapshot isolation levels it
+ * uses the transaction snapshot, as any other query there does.
+ *
+ * Segments are read oldest first; within one the index on
+ * (partition, last_offset) finds the first batch that holds `from`.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "fmgr.h"
+#include "storage/bufmgr.h"
+#include "storage/procarray.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "catalog/catalog.h"
+#include "errors.h"
+#include "log/log_read.h"
+#include "log/recovery.h"
+
+void
+MqCodecError(MqCodecStatus status, const MqTopic *topic, int32 partition,
+			 int64 base_offset)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_MQ_CORRUPT_BATCH),
+			 errmsg("corrupt record batch in topic \"%s\" partition %d at offset " INT64_FORMAT ": %s",
+					topic->name, partition, base_offset,
+					MqCodecStatusMessage(status))));
+}
+
+void
+MqLogReaderBegin(MqLogReader *r, MqTopic *topic, int32 partition, int64 from)
+{
+	MqPartitionSlot *pslot;
+
+	memset(r, 0, sizeof(*r));
+	r->topic = topic;
+	r->partition = partition;
+	r->log_start = topic->log_start[partition];
+	r->from = Max(from, r->log_start);
+	r->seg = -1;
+
+	/* A lock on a segment keeps the slot from being removed (see there). */
+	MqSegmentOpen(topic, 0, AccessShareLock, &r->segrel);
+	r->open = true;
+	r->seg = 0;
+
+	pslot = MqTopicPartitionSlot(topic, partition);
+	r->lso = MqPartitionLastStable(pslot);
+
+	if (IsolationUsesXactSnapshot())
+		r->snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	else
+		r->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/* detoasting batches needs an active snapshot */
+	PushActiveSnapshot(r->snapshot);
+
+	r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "mqext batch",
+										 ALLOCSET_DEFAULT_SIZES);
+	r->done = (r->from >= r->lso);
+	r->scan = NULL;
+}
+
+static void
+start_scan(MqLogReader *r)
+{
+	ScanKeyData keys[2];
+
+	ScanKeyInit(&keys[0], Anum_mq_log_idx_partition, BTEqualStrategyNumber,
+				F_INT4EQ, Int32GetDatum(r->partition));
+	ScanKeyInit(&keys[1], Anum_mq_log_idx_last_offset, BTGreaterEqualStrategyNumber,
+				F_INT8GE, Int64GetDatum(r->from));
+	r->slot = table_slot_create(r->segrel.heap, NULL);
+	r->scan = index_beginscan(r->segrel.heap, r->segrel.index, SnapshotAny, 2, 0);
+	index_rescan(r->scan, keys, 2, NULL, 0);
+}
+
+static void
+end_scan(MqLogReader *r)
+{
+	if (r->scan)
+	{
+		index_endscan(r->scan);
+		ExecDropSingleTupleTableSlot(r->slot);
+		r->scan = NULL;
+	}
+	if (r->open)
+	{
+		MqSegmentClose(&r->segrel);
+		r->open = false;
+	}
+}
+
+typedef enum BatchVisibility
+{
+	BATCH_VISIBLE,
+	BATCH_ABORTED,				/* never visible to anybody: skip */
+	BATCH_NOT_YET				/* may become visible: stop here */
+} BatchVisibility;
+
+static BatchVisibility
+batch_visibility(MqLogReader *r)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) r->slot;
+	HeapTuple	tuple = bslot->base.tuple;
+	Buffer		buffer = bslot->buffer;
+	TransactionId xmin;
+	bool		visible;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	visible = HeapTupleSatisfiesVisibility(tuple, r->snapshot, buffer);
+	xmin = HeapTupleHeaderGetXmin(tuple->t_data);
+	LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+
+	if (visible)
+		return BATCH_VISIBLE;
+	/* first: an aborted subtransaction of our own is not "in progress" */
+	if (TransactionIdDidAbort(xmin))
+		return BATCH_ABORTED;
+	if (TransactionIdIsCurrentTransactionId(xmin) ||
+		TransactionIdIsInProgress(xmin) ||
+		TransactionIdDidCommit(xmin))
+		return BATCH_NOT_YET;
+	return BATCH_ABORTED;
+}
+
+/*
+ * Hand out the next batch that holds offsets >= from and starts below the
+ * LSO, without its bytes (see MqLogReaderLoad).
+ */
+bool
+MqLogReaderNext(MqLogReader *r, MqLogBatch *out)
+{
+	MemoryContextReset(r->batch_cxt);
+
+	while (!r->done)
+	{
+		bool		isnull;
+
+		if (r->scan == NULL)
+			start_scan(r);
+
+		if (!index_getnext_slot(r->scan, ForwardScanDirection, r->slot))
+		{
+			end_scan(r);
+			if (++r->seg >= r->topic->nsegments)
+			{
+				r->done = true;
+				break;
+			}
+			MqSegmentOpen(r->topic, r->seg, AccessShareLock, &r->segrel);
+			r->open = true;
+			continue;
+		}
+
+		out->base_offset = DatumGetInt64(slot_getattr(r->slot, Anum_mq_log_base_offset, &isnull));
+		if (out->base_offset >= r->lso)
+		{
+			r->done = true;
+			break;
+		}
+
+		switch (batch_visibility(r))
+		{
+			case BATCH_VISIBLE:
+				break;
+			case BATCH_ABORTED:
+				continue;
+			case BATCH_NOT_YET:
+				r->done = true;
+				return false;
+		}
+
+		out->last_offset = DatumGetInt64(slot_getattr(r->slot, Anum_mq_log_last_offset, &isnull));
+		out->max_ts = DatumGetTimestampTz(slot_getattr(r->slot, Anum_mq_log_max_ts, &isnull));
+		out->data = NULL;
+		out->len = 0;
+		return true;
+	}
+	return false;
+}
+
+/* Detoast the batch MqLogReaderNext returned last and decode its header. */
+void
+MqLogReaderLoad(MqLogReader *r, MqLogBatch *b)
+{
+	MemoryContext old = MemoryContextSwitchTo(r->batch_cxt);
+	bool		isnull;
+	bytea	   *raw = DatumGetByteaPP(slot_getattr(r->slot, Anum_mq_log_batch, &isnull));
+	MqCodecStatus st;
+
+	MemoryContextSwitchTo(old);
+	b->data = (const uint8_t *) VARDATA_ANY(raw);
+	b->len = VARSIZE_ANY_EXHDR(raw);
+	st = MqBatchDecodeHeader(b->data, b->len, false, &b->hdr);
+	if (st != MQ_CODEC_OK)
+		MqCodecError(st, r->topic, r->partition, b->base_offset);
+}
+
+void
+MqLogReaderEnd(MqLogReader *r)
+{
+	end_scan(r);
+	PopActiveSnapshot();
+	UnregisterSnapshot(r->snapshot);
+	MemoryContextDelete(r->batch_cxt);
+}

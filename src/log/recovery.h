@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/log/recovery.h
+ *	  Rebuild a partition's offset counter from storage.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_RECOVERY_H
+#define MQ_RECOVERY_H
+
+#include "catalog/metadata_cache.h"
+#include "shmem/partition_state.h"
+
+extern int64 MqLogRecoverNextOffset(int32 topic_id, int32 partition, void *arg);
+
+/* The slot of a partition, its counter rebuilt if need be. */
+static inline MqPartitionSlot *
+MqTopicPartitionSlot(MqTopic *topic, int32 partition)
+{
+	return MqPartitionGet(topic->topic_id, partition, MqLogRecoverNextOffset,
+						  topic);
+}
+
+#endif							/* MQ_RECOVERY_H */

@@ -1,0 +1,59 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/log/segment.c
+ *	  Open a segment relation of a topic together with its offset index.
+ *
+ * A segment is a leaf of mq_data.log holding the batches of every
+ * partition of one topic for a window of time or size.  Producers and
+ * readers open leaves directly, never the partitioned parents, so that
+ * creating or dropping a segment (which locks the parent) never waits for
+ * them.  Locks are kept until the end of the transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "log/segment.h"
+
+void
+MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out)
+{
+	List	   *indexes;
+
+	Assert(seg >= 0 && seg < topic->nsegments);
+
+	out->segment_id = topic->segment_ids[seg];
+	out->heap = try_relation_open(topic->segment_relids[seg], mode);
+	if (out->heap == NULL)
+	{
+		/* dropped while we were not holding a lock: by drop_topic or retention */
+		MqMetadataCacheInvalidate();
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("segment " INT64_FORMAT " of topic \"%s\" was dropped concurrently",
+						topic->segment_ids[seg], topic->name),
+				 errhint("Retry the call.")));
+	}
+
+	indexes = RelationGetIndexList(out->heap);
+	if (list_length(indexes) != 1)
+		elog(ERROR, "segment " INT64_FORMAT " of topic \"%s\" has %d indexes, expected 1",
+			 out->segment_id, topic->name, list_length(indexes));
+	out->index = index_open(linitial_oid(indexes), mode);
+	list_free(indexes);
+	out->index_info = NULL;
+}
+
+void
+MqSegmentClose(MqSegmentRel *seg)
+{
+	index_close(seg->index, NoLock);
+	table_close(seg->heap, NoLock);
+}

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/log/segment.h
+ *	  Open a segment relation of a topic together with its offset index.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_SEGMENT_H
+#define MQ_SEGMENT_H
+
+#include "nodes/execnodes.h"
+#include "storage/lockdefs.h"
+#include "utils/rel.h"
+
+#include "catalog/metadata_cache.h"
+
+typedef struct MqSegmentRel
+{
+	int64		segment_id;
+	Relation	heap;
+	Relation	index;			/* on (partition, last_offset) */
+	IndexInfo  *index_info;		/* built only for appends */
+} MqSegmentRel;
+
+extern void MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode,
+						  MqSegmentRel *out);
+extern void MqSegmentClose(MqSegmentRel *seg);
+
+#endif							/* MQ_SEGMENT_H */

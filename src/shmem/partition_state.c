@@ -1,0 +1,415 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/shmem/partition_state.c
+ *	  Offset counters, in-flight appends and the last stable offset.
+ *
+ * This is where mqext keeps the core invariant of DESIGN.md: a reader never
+ * skips an offset that a live transaction could still commit.
+ *
+ * Each partition has a slot in a shared hash table.  An append takes its
+ * offsets from slot->next_offset and, the first time a transaction appends
+ * to the partition, links an in-flight entry (first offset) at the tail of
+ * the slot's list in the same critical section.  Offsets are handed out in
+ * increasing order, so the list stays sorted and its head is the smallest
+ * in-flight offset: the last stable offset (LSO) is the head's first offset,
+ * or next_offset when the list is empty.  The entries are unlinked by the
+ * transaction's commit or abort callback, which runs after the transaction
+ * has left the proc array; a reader that reads the LSO and takes its
+ * snapshot afterwards therefore sees every committed record below the LSO.
+ *
+ * Lock protocol:
+ *	- MqShared->partitions_lock (LWLock) guards the hash table's membership:
+ *	  shared to look a slot up, exclusive to add or remove one.
+ *	- slot->mutex (spinlock) guards every field of the slot and the links of
+ *	  the in-flight entries on its list.  Held for a few instructions only.
+ *	- MqShared->pool_mutex (spinlock) guards the free list of in-flight
+ *	  entries.  Never taken while a slot mutex is held, nor the reverse.
+ *	- MqShared->init_lock (LWLock, exclusive) is held while a counter is
+ *	  rebuilt from storage, which runs a catalog scan: no spinlock then.
+ *	- A slot is removed only by mq.drop_topic, which holds an exclusive lock
+ *	  on every segment of the topic; everybody else touches a slot only
+ *	  while holding a lock on one of its topic's segments, so a slot never
+ *	  disappears under a user.  Removal bumps slots_generation so that
+ *	  backends drop cached pointers to removed slots.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "shmem/partition_state.h"
+#include "shmem/shmem.h"
+
+/* Backend-local cache: (topic, partition) -> slot pointer. */
+typedef struct LocalSlotEntry
+{
+	int32		key[2];
+	MqPartitionSlot *slot;
+} LocalSlotEntry;
+
+/* In-flight entries this transaction holds, one per partition. */
+typedef struct LocalInflight
+{
+	MqPartitionSlot *slot;
+	int32		entry;
+} LocalInflight;
+
+static HTAB *local_slots = NULL;
+static uint64 local_generation = 0;
+
+static LocalInflight *my_inflight = NULL;
+static int	my_ninflight = 0;
+static int	my_inflight_cap = 0;
+
+Size
+MqInflightPoolSize(int n)
+{
+	return mul_size(n, sizeof(MqInflight));
+}
+
+/* Called once, under AddinShmemInitLock, when the pool is created. */
+void
+MqInflightPoolInit(void)
+{
+	MqInflight *pool = MqShared->pool;
+	int			n = MqShared->pool_size;
+
+	for (int i = 0; i < n; i++)
+	{
+		pool[i].next = (i + 1 < n) ? i + 1 : -1;
+		pool[i].prev = -1;
+		pool[i].slot = NULL;
+	}
+	MqShared->pool_free = n > 0 ? 0 : -1;
+}
+
+static void
+local_slots_reset(void)
+{
+	HASHCTL		ctl;
+
+	if (local_slots != NULL)
+		hash_destroy(local_slots);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int32) * 2;
+	ctl.entrysize = sizeof(LocalSlotEntry);
+	ctl.hcxt = TopMemoryContext;
+	local_slots = hash_create("mqext local partition slots", 256, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
+ * Find or create the slot of a partition and make sure its counter has been
+ * rebuilt from storage.  Caller must hold a lock on one of the topic's
+ * segments (see the lock protocol above).
+ */
+MqPartitionSlot *
+MqPartitionGet(int32 topic_id, int32 partition, MqRecoverNextOffset recover,
+			   void *arg)
+{
+	int32		lkey[2] = {topic_id, partition};
+	LocalSlotEntry *lentry;
+	MqPartitionSlot *slot;
+	MqPartitionKey key;
+	bool		found;
+	bool		ready;
+	uint64		gen;
+
+	MqRequirePreload();
+
+	gen = pg_atomic_read_u64(&MqShared->slots_generation);
+	if (local_slots == NULL || gen != local_generation)
+	{
+		local_slots_reset();
+		local_generation = gen;
+	}
+
+	lentry = hash_search(local_slots, lkey, HASH_ENTER, &found);
+	if (found)
+		return lentry->slot;
+	lentry->slot = NULL;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.topic_id = topic_id;
+	key.partition = partition;
+
+	LWLockAcquire(MqShared->partitions_lock, LW_SHARED);
+	slot = hash_search(MqShared->partitions, &key, HASH_FIND, NULL);
+	LWLockRelease(MqShared->partitions_lock);
+
+	if (slot == NULL)
+	{
+		LWLockAcquire(MqShared->partitions_lock, LW_EXCLUSIVE);
+		slot = hash_search(MqShared->partitions, &key, HASH_ENTER_NULL, &found);
+		if (slot != NULL && !found)
+		{
+			SpinLockInit(&slot->mutex);
+			slot->initialized = false;
+			slot->next_offset = 0;
+			slot->inflight_head = -1;
+			slot->inflight_tail = -1;
+			slot->ninflight = 0;
+		}
+		LWLockRelease(MqShared->partitions_lock);
+		if (slot == NULL)
+		{
+			hash_search(local_slots, lkey, HASH_REMOVE, NULL);
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("too many partitions in use"),
+					 errdetail("mqext keeps state for at most %d partitions across all databases.",
+							   MqShared->partitions ? (int) hash_get_num_entries(MqShared->partitions) : 0),
+					 errhint("Raise mqext.max_partitions and restart the server.")));
+		}
+	}
+
+	SpinLockAcquire(&slot->mutex);
+	ready = slot->initialized;
+	SpinLockRelease(&slot->mutex);
+
+	if (!ready)
+	{
+		PG_TRY();
+		{
+			LWLockAcquire(MqShared->init_lock, LW_EXCLUSIVE);
+			SpinLockAcquire(&slot->mutex);
+			ready = slot->initialized;
+			SpinLockRelease(&slot->mutex);
+			if (!ready)
+			{
+				/*
+				 * Nobody can append before the slot is initialized, so no
+				 * in-flight transaction can hide offsets from this scan.
+				 */
+				int64		next = recover(topic_id, partition, arg);
+
+				SpinLockAcquire(&slot->mutex);
+				slot->next_offset = next;
+				slot->initialized = true;
+				SpinLockRelease(&slot->mutex);
+			}
+			LWLockRelease(MqShared->init_lock);
+		}
+		PG_CATCH();
+		{
+			hash_search(local_slots, lkey, HASH_REMOVE, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+
+	lentry->slot = slot;
+	return slot;
+}
+
+static int
+my_inflight_find(MqPartitionSlot *slot)
+{
+	/* newest first: a transaction usually appends to one partition again */
+	for (int i = my_ninflight - 1; i >= 0; i--)
+		if (my_inflight[i].slot == slot)
+			return i;
+	return -1;
+}
+
+static int32
+pool_pop(void)
+{
+	int32		e;
+
+	SpinLockAcquire(&MqShared->pool_mutex);
+	e = MqShared->pool_free;
+	if (e >= 0)
+		MqShared->pool_free = MqShared->pool[e].next;
+	SpinLockRelease(&MqShared->pool_mutex);
+	return e;
+}
+
+static void
+pool_push(int32 e)
+{
+	SpinLockAcquire(&MqShared->pool_mutex);
+	MqShared->pool[e].next = MqShared->pool_free;
+	MqShared->pool[e].slot = NULL;
+	MqShared->pool_free = e;
+	SpinLockRelease(&MqShared->pool_mutex);
+}
+
+/*
+ * Reserve count consecutive offsets and return the first.  The first
+ * reservation of a transaction in a partition registers it as in flight
+ * there, which holds the LSO at that offset until the transaction ends.
+ */
+int64
+MqPartitionReserve(MqPartitionSlot *slot, int32 count)
+{
+	int32		entry = -1;
+	int64		base;
+
+	Assert(count > 0);
+
+	if (my_inflight_find(slot) < 0)
+	{
+		if (my_ninflight >= my_inflight_cap)
+		{
+			int			newcap = Max(16, my_inflight_cap * 2);
+
+			if (my_inflight == NULL)
+				my_inflight = MemoryContextAlloc(TopMemoryContext,
+												 newcap * sizeof(LocalInflight));
+			else
+				my_inflight = repalloc(my_inflight, newcap * sizeof(LocalInflight));
+			my_inflight_cap = newcap;
+		}
+		entry = pool_pop();
+		if (entry < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("too many partitions with appends in open transactions"),
+					 errdetail("mqext tracks at most %d (transaction, partition) pairs at once.",
+							   MqShared->pool_size),
+					 errhint("Raise mqext.max_inflight_appends and restart the server, or append to fewer partitions per transaction.")));
+		/* from here on nothing may fail until the entry is recorded */
+		my_inflight[my_ninflight].slot = slot;
+		my_inflight[my_ninflight].entry = entry;
+		my_ninflight++;
+		MqShared->pool[entry].slot = slot;
+		MqShared->pool[entry].started = GetCurrentTransactionStartTimestamp();
+		MqShared->pool[entry].next = -1;
+	}
+
+	SpinLockAcquire(&slot->mutex);
+	Assert(slot->initialized);
+	base = slot->next_offset;
+	slot->next_offset += count;
+	if (entry >= 0)
+	{
+		MqInflight *e = &MqShared->pool[entry];
+
+		e->first_offset = base;
+		e->prev = slot->inflight_tail;
+		e->next = -1;
+		if (slot->inflight_tail >= 0)
+			MqShared->pool[slot->inflight_tail].next = entry;
+		else
+			slot->inflight_head = entry;
+		slot->inflight_tail = entry;
+		slot->ninflight++;
+	}
+	SpinLockRelease(&slot->mutex);
+
+	return base;
+}
+
+int64
+MqPartitionLastStable(MqPartitionSlot *slot)
+{
+	int64		lso;
+
+	SpinLockAcquire(&slot->mutex);
+	if (slot->inflight_head >= 0)
+		lso = MqShared->pool[slot->inflight_head].first_offset;
+	else
+		lso = slot->next_offset;
+	SpinLockRelease(&slot->mutex);
+	return lso;
+}
+
+/* Start time of the oldest open transaction appending here, or 0. */
+TimestampTz
+MqPartitionOldestInflight(MqPartitionSlot *slot)
+{
+	TimestampTz oldest = 0;
+
+	SpinLockAcquire(&slot->mutex);
+	for (int32 e = slot->inflight_head; e >= 0; e = MqShared->pool[e].next)
+		if (oldest == 0 || MqShared->pool[e].started < oldest)
+			oldest = MqShared->pool[e].started;
+	SpinLockRelease(&slot->mutex);
+	return oldest;
+}
+
+bool
+MqXactHasInflight(void)
+{
+	return my_ninflight > 0;
+}
+
+/*
+ * Unlink every in-flight entry of this transaction.  Called at commit, after
+ * the transaction became visible, and at abort; must not fail.
+ */
+void
+MqPartitionReleaseInflight(void)
+{
+	for (int i = 0; i < my_ninflight; i++)
+	{
+		MqPartitionSlot *slot = my_inflight[i].slot;
+		int32		entry = my_inflight[i].entry;
+		MqInflight *e = &MqShared->pool[entry];
+
+		SpinLockAcquire(&slot->mutex);
+		if (e->prev >= 0)
+			MqShared->pool[e->prev].next = e->next;
+		else
+			slot->inflight_head = e->next;
+		if (e->next >= 0)
+			MqShared->pool[e->next].prev = e->prev;
+		else
+			slot->inflight_tail = e->prev;
+		slot->ninflight--;
+		SpinLockRelease(&slot->mutex);
+
+		pool_push(entry);
+	}
+	my_ninflight = 0;
+}
+
+/*
+ * Remove every slot of a topic of this database.  Called by mq.drop_topic
+ * while it holds an exclusive lock on all the topic's segments.
+ */
+void
+MqPartitionForgetTopic(int32 topic_id)
+{
+	HASH_SEQ_STATUS status;
+	MqPartitionSlot *slot;
+
+	MqRequirePreload();
+
+	/*
+	 * Nobody else can have an append in flight here (see above), but our
+	 * own transaction may.  Its entry must keep holding the LSO should the
+	 * drop be rolled back to a savepoint, so refuse rather than forget it.
+	 */
+	for (int i = 0; i < my_ninflight; i++)
+	{
+		MqPartitionSlot *mine = my_inflight[i].slot;
+
+		if (mine->key.dbid == MyDatabaseId && mine->key.topic_id == topic_id)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot drop a topic this transaction has produced to"),
+					 errhint("Commit or roll back the transaction first.")));
+	}
+
+	LWLockAcquire(MqShared->partitions_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, MqShared->partitions);
+	while ((slot = hash_seq_search(&status)) != NULL)
+	{
+		if (slot->key.dbid == MyDatabaseId && slot->key.topic_id == topic_id)
+		{
+			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
+		}
+	}
+	pg_atomic_fetch_add_u64(&MqShared->slots_generation, 1);
+	LWLockRelease(MqShared->partitions_lock);
+}

@@ -1,0 +1,57 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/shmem/partition_state.h
+ *	  Per-partition offset counters and in-flight appends in shared memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_PARTITION_STATE_H
+#define MQ_PARTITION_STATE_H
+
+#include "datatype/timestamp.h"
+#include "storage/spin.h"
+
+typedef struct MqPartitionKey
+{
+	Oid			dbid;
+	int32		topic_id;
+	int32		partition;
+} MqPartitionKey;
+
+typedef struct MqPartitionSlot
+{
+	MqPartitionKey key;			/* hash key, must be first */
+	slock_t		mutex;			/* guards every field below */
+	bool		initialized;	/* next_offset rebuilt from storage */
+	int64		next_offset;	/* next offset to hand out */
+	int32		inflight_head;	/* oldest in-flight append, -1 if none */
+	int32		inflight_tail;	/* newest in-flight append, -1 if none */
+	int32		ninflight;
+} MqPartitionSlot;
+
+/* An append of a still-open transaction, linked into its partition's list. */
+typedef struct MqInflight
+{
+	int32		prev;			/* neighbours in the partition's list, or in */
+	int32		next;			/* the free list (next only); -1 ends a list */
+	MqPartitionSlot *slot;
+	int64		first_offset;
+	TimestampTz started;
+} MqInflight;
+
+/* Computes a partition's next offset from storage (log/recovery.c). */
+typedef int64 (*MqRecoverNextOffset) (int32 topic_id, int32 partition, void *arg);
+
+extern Size MqInflightPoolSize(int n);
+extern void MqInflightPoolInit(void);
+
+extern MqPartitionSlot *MqPartitionGet(int32 topic_id, int32 partition,
+									   MqRecoverNextOffset recover, void *arg);
+extern int64 MqPartitionReserve(MqPartitionSlot *slot, int32 count);
+extern int64 MqPartitionLastStable(MqPartitionSlot *slot);
+extern TimestampTz MqPartitionOldestInflight(MqPartitionSlot *slot);
+extern bool MqXactHasInflight(void);
+extern void MqPartitionReleaseInflight(void);
+extern void MqPartitionForgetTopic(int32 topic_id);
+
+#endif							/* MQ_PARTITION_STATE_H */

@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/shmem/xact_hooks.c
+ *	  Transaction callbacks for appends.
+ *
+ * XACT_EVENT_COMMIT and XACT_EVENT_ABORT are delivered after the
+ * transaction has left the proc array, i.e. once its rows are visible to
+ * (or, for an abort, gone from) every new snapshot.  Only then may the
+ * partition's in-flight entry go away and the LSO move past it.
+ *
+ * A prepared transaction would outlive the backend that holds its
+ * in-flight entries, so PREPARE TRANSACTION after an append is refused.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+
+#include "shmem/partition_state.h"
+#include "shmem/xact_hooks.h"
+
+static void
+mq_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (MqXactHasInflight())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that has produced to an mqext topic"),
+						 errdetail("Its records would hold back every reader of the partition until COMMIT PREPARED.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (MqXactHasInflight())
+				MqPartitionReleaseInflight();
+			break;
+		default:
+			break;
+	}
+}
+
+void
+MqXactHooksInit(void)
+{
+	RegisterXactCallback(mq_xact_callback, NULL);
+}
