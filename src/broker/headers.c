@@ -112,12 +112,24 @@ MqHeadersFromJsonb(Jsonb *jb, int32 *nheaders)
 	return hdrs;
 }
 
+/*
+ * Kafka header names and values are usually UTF-8 strings.  Show them as
+ * JSON strings when that is lossless: valid UTF-8 without NUL bytes, and a
+ * UTF-8 database (or pure ASCII); anything else is base64.
+ */
 static bool
 is_json_text(const uint8_t *p, int32 len)
 {
 	if (memchr(p, '\0', len) != NULL)
 		return false;
-	return pg_verify_mbstr(GetDatabaseEncoding(), (const char *) p, len, true);
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		for (int32 i = 0; i < len; i++)
+			if (p[i] & 0x80)
+				return false;
+		return true;
+	}
+	return pg_verify_mbstr(PG_UTF8, (const char *) p, len, true);
 }
 
 static void
