@@ -41,7 +41,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 
 # pg_regress scripts live in sql/ beside the extension scripts (PG15's
 # pg_regress reads sql/ and expected/ under one input dir).
-REGRESS = topic produce codec_vectors
+REGRESS = topic produce fetch idempotence codec_vectors privileges
 ISOLATION = lso aborted multi_topic prepare
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)

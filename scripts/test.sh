@@ -16,6 +16,7 @@ ISOLATION=$(make -s -C "$REPO" print-isolation)
 ONLY=${MQ_TEST_ONLY:-unit regress isolation tap}
 
 TMP=$(pg_tmpdir test)
+[ -n "${MQ_KEEP_TMP:-}" ] && echo "test files kept in $TMP"
 cleanup() {
     # pg_regress stops its own temp instances; TAP clusters are stopped by
     # PostgreSQL::Test::Cluster.  Stop anything left under our temp dir.

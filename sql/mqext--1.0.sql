@@ -378,8 +378,9 @@ CREATE FUNCTION mq.init_producer(transactional_id text DEFAULT NULL)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 BEGIN
-    IF transactional_id IS NULL THEN
+    IF init_producer.transactional_id IS NULL THEN
         RETURN QUERY INSERT INTO mq.producer (transactional_id) VALUES (NULL)
             RETURNING mq.producer.producer_id, mq.producer.epoch;
         RETURN;

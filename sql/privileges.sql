@@ -1,0 +1,82 @@
+-- Safe by default: nothing that reads or writes records is open to PUBLIC,
+-- functions pin search_path, none is SECURITY DEFINER.
+CREATE EXTENSION IF NOT EXISTS mqext;
+\set VERBOSITY terse
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- functions PUBLIC may execute: only pure ones
+SELECT p.oid::regprocedure AS public_function
+  FROM pg_proc p
+ WHERE p.pronamespace = 'mq'::regnamespace
+   AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+ ORDER BY 1::text;
+-- no SECURITY DEFINER anywhere
+SELECT count(*) AS security_definer FROM pg_proc
+ WHERE pronamespace = 'mq'::regnamespace AND prosecdef;
+-- every SQL and PL/pgSQL function pins its search_path
+SELECT p.oid::regprocedure AS unpinned
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'mq'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')
+ ORDER BY 1::text;
+-- tables and views are not readable by PUBLIC
+SELECT c.oid::regclass AS public_relation
+  FROM pg_class c
+ WHERE c.relnamespace IN ('mq'::regnamespace, 'mq_data'::regnamespace)
+   AND has_table_privilege('public', c.oid, 'SELECT')
+ ORDER BY 1::text;
+
+SELECT mq.create_topic('secret', 1);
+SELECT count(*) FROM mq.produce('secret', 'classified');
+
+CREATE ROLE regress_mq_nobody;
+CREATE ROLE regress_mq_producer;
+CREATE ROLE regress_mq_consumer;
+-- what the README says to grant
+GRANT EXECUTE ON FUNCTION mq.produce(text, bytea, bytea, jsonb, integer, timestamptz, bigint, integer, integer),
+                          mq.produce(text, text, text, jsonb, integer, timestamptz, bigint, integer, integer),
+                          mq.produce_batch(text, text[], text[], jsonb[], integer, bigint, integer, integer)
+   TO regress_mq_producer;
+GRANT EXECUTE ON FUNCTION mq.fetch(text, integer, bigint, integer, integer),
+                          mq.fetch_text(text, integer, bigint, integer, integer),
+                          mq.latest_offset(text, integer)
+   TO regress_mq_consumer;
+
+-- a role that was granted nothing can neither produce nor read
+SET ROLE regress_mq_nobody;
+SELECT pg_temp.err($q$SELECT mq.produce('secret', 'x'::bytea)$q$);
+SELECT pg_temp.err($q$SELECT mq.produce_batch('secret', ARRAY['x'])$q$);
+SELECT pg_temp.err($q$SELECT * FROM mq.fetch('secret', 0, 0)$q$);
+SELECT pg_temp.err($q$SELECT * FROM mq.fetch_text('secret', 0, 0)$q$);
+SELECT pg_temp.err($q$SELECT * FROM mq.decode_batch('\x00')$q$);
+SELECT pg_temp.err($q$SELECT mq.create_topic('mine')$q$);
+SELECT pg_temp.err($q$SELECT mq.drop_topic('secret')$q$);
+SELECT pg_temp.err($q$SELECT * FROM mq.init_producer()$q$);
+SELECT pg_temp.err($q$SELECT count(*) FROM mq_data.log$q$);
+SELECT pg_temp.err($q$SELECT count(*) FROM mq.topics$q$);
+SELECT pg_temp.err($q$SELECT count(*) FROM mq.partitions$q$);
+SELECT mq.partition_for('k', 3);
+RESET ROLE;
+
+-- granted EXECUTE: the producer produces, the consumer reads, neither more
+SET ROLE regress_mq_producer;
+SELECT "offset" FROM mq.produce('secret', 'from producer'::text);
+SELECT pg_temp.err($q$SELECT * FROM mq.fetch('secret', 0, 0)$q$);
+SELECT pg_temp.err($q$SELECT count(*) FROM mq_data.log$q$);
+RESET ROLE;
+SET ROLE regress_mq_consumer;
+SELECT "offset", value FROM mq.fetch_text('secret', 0, 0);
+SELECT mq.latest_offset('secret', 0);
+SELECT pg_temp.err($q$SELECT mq.produce('secret', 'x'::bytea)$q$);
+RESET ROLE;
+
+SELECT mq.drop_topic('secret');
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM regress_mq_producer, regress_mq_consumer;
+DROP ROLE regress_mq_nobody, regress_mq_producer, regress_mq_consumer;
