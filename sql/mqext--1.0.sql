@@ -95,7 +95,10 @@ COMMENT ON TABLE mq_data.log IS 'mqext: all record batches of all topics (Kafka 
 
 -- The catalog is read by backends that cache it: tell them when it changes.
 CREATE FUNCTION mq._invalidate_cache() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'mq_invalidate_cache';
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_invalidate_cache';
 CREATE TRIGGER topic_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mq.topic
     FOR EACH STATEMENT EXECUTE FUNCTION mq._invalidate_cache();
 CREATE TRIGGER segment_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mq.segment
@@ -238,14 +241,25 @@ BEGIN
 END
 $$;
 
-/* Create the next segment of a topic: a leaf of mq_data.topic_<id>. */
+/*
+ * Create the next segment of a topic: a leaf of mq_data.topic_<id>.
+ * Readers read segments in order, so every offset in the new segment must
+ * be above every offset in the old one: the SHARE lock on the active
+ * segment waits for the appends in flight there and holds new ones off
+ * until this transaction commits (see MqAppenderBegin).
+ */
 CREATE FUNCTION mq._create_segment(p_topic_id integer) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     seg bigint;
+    active bigint;
 BEGIN
+    SELECT max(s.segment_id) INTO active FROM mq.segment s WHERE s.topic_id = p_topic_id;
+    IF active IS NOT NULL THEN
+        EXECUTE format('LOCK TABLE mq_data.%I IN SHARE MODE', 'seg_' || active);
+    END IF;
     INSERT INTO mq.segment (topic_id) VALUES (p_topic_id) RETURNING segment_id INTO seg;
     EXECUTE format('CREATE TABLE mq_data.%I PARTITION OF mq_data.%I FOR VALUES IN (%s)',
                    'seg_' || seg, 'topic_' || p_topic_id, seg);
@@ -357,7 +371,10 @@ $$;
 COMMENT ON FUNCTION mq.add_partitions(text, integer) IS 'grow a topic to the given total number of partitions';
 
 CREATE FUNCTION mq._forget_topic(topic_id integer) RETURNS void
-    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'mq_forget_topic';
+    LANGUAGE c STRICT
+    SET search_path = pg_catalog, pg_temp
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_forget_topic';
 
 CREATE VIEW mq.topics AS
     SELECT t.name AS topic, t.partitions, mq.default_config() || t.config AS config, t.created_at
@@ -370,6 +387,7 @@ COMMENT ON VIEW mq.topics IS 'topics with their effective config (defaults inclu
 
 CREATE FUNCTION mq.partition_for(key bytea, partitions integer) RETURNS integer
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_partition_for';
 COMMENT ON FUNCTION mq.partition_for(bytea, integer) IS 'the partition Kafka''s Java client chooses for a key: toPositive(murmur2(key)) % partitions';
 
@@ -399,6 +417,7 @@ CREATE FUNCTION mq.produce(topic text, value bytea, key bytea DEFAULT NULL,
                            epoch integer DEFAULT NULL, sequence integer DEFAULT NULL)
     RETURNS TABLE (partition integer, "offset" bigint, ts timestamptz)
     LANGUAGE c CALLED ON NULL INPUT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_produce';
 COMMENT ON FUNCTION mq.produce(text, bytea, bytea, jsonb, integer, timestamptz, bigint, integer, integer) IS 'append one record to a topic';
 
@@ -408,6 +427,7 @@ CREATE FUNCTION mq.produce(topic text, value text, key text DEFAULT NULL,
                            epoch integer DEFAULT NULL, sequence integer DEFAULT NULL)
     RETURNS TABLE (partition integer, "offset" bigint, ts timestamptz)
     LANGUAGE c CALLED ON NULL INPUT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_produce_text';
 COMMENT ON FUNCTION mq.produce(text, text, text, jsonb, integer, timestamptz, bigint, integer, integer) IS 'append one record with a text value and key (stored as UTF-8)';
 
@@ -417,6 +437,7 @@ CREATE FUNCTION mq.produce(topic text, value jsonb, key text DEFAULT NULL,
                            epoch integer DEFAULT NULL, sequence integer DEFAULT NULL)
     RETURNS TABLE (partition integer, "offset" bigint, ts timestamptz)
     LANGUAGE c CALLED ON NULL INPUT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_produce_jsonb';
 COMMENT ON FUNCTION mq.produce(text, jsonb, text, jsonb, integer, timestamptz, bigint, integer, integer) IS 'append one record with a JSON value (its text, as UTF-8) and a text key';
 
@@ -426,6 +447,7 @@ CREATE FUNCTION mq.produce_batch(topic text, "values" bytea[], keys bytea[] DEFA
                                  sequence integer DEFAULT NULL)
     RETURNS TABLE (partition integer, "offset" bigint)
     LANGUAGE c CALLED ON NULL INPUT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_produce_batch';
 COMMENT ON FUNCTION mq.produce_batch(text, bytea[], bytea[], jsonb[], integer, bigint, integer, integer) IS 'append many records; those of one call that go to one partition form one record batch';
 
@@ -435,6 +457,7 @@ CREATE FUNCTION mq.produce_batch(topic text, "values" text[], keys text[] DEFAUL
                                  sequence integer DEFAULT NULL)
     RETURNS TABLE (partition integer, "offset" bigint)
     LANGUAGE c CALLED ON NULL INPUT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_produce_batch_text';
 COMMENT ON FUNCTION mq.produce_batch(text, text[], text[], jsonb[], integer, bigint, integer, integer) IS 'append many text records (stored as UTF-8)';
 
@@ -447,6 +470,7 @@ CREATE FUNCTION mq.fetch(topic text, partition integer, from_offset bigint,
     RETURNS TABLE (topic text, partition integer, "offset" bigint, ts timestamptz,
                    key bytea, value bytea, headers jsonb)
     LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_fetch';
 COMMENT ON FUNCTION mq.fetch(text, integer, bigint, integer, integer) IS 'records of a partition at or after from_offset and below the last stable offset, in offset order';
 
@@ -478,16 +502,19 @@ COMMENT ON FUNCTION mq.fetch_json(text, integer, bigint, integer, integer) IS 'm
 
 CREATE FUNCTION mq.offset_for_time(topic text, partition integer, ts timestamptz) RETURNS bigint
     LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_offset_for_time';
 COMMENT ON FUNCTION mq.offset_for_time(text, integer, timestamptz) IS 'first offset whose timestamp is at or after ts, below the last stable offset; NULL if none';
 
 CREATE FUNCTION mq.earliest_offset(topic text, partition integer) RETURNS bigint
     LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_earliest_offset';
 COMMENT ON FUNCTION mq.earliest_offset(text, integer) IS 'the log start offset of a partition';
 
 CREATE FUNCTION mq.latest_offset(topic text, partition integer) RETURNS bigint
     LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_latest_offset';
 COMMENT ON FUNCTION mq.latest_offset(text, integer) IS 'the last stable offset of a partition: the next offset a reader may wait for';
 
@@ -495,6 +522,7 @@ COMMENT ON FUNCTION mq.latest_offset(text, integer) IS 'the last stable offset o
 CREATE FUNCTION mq.decode_batch(batch bytea)
     RETURNS TABLE ("offset" bigint, ts timestamptz, key bytea, value bytea, headers jsonb)
     LANGUAGE c STRICT IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_decode_batch';
 COMMENT ON FUNCTION mq.decode_batch(bytea) IS 'the records of one Kafka RecordBatch v2, after validating its CRC and structure';
 
@@ -505,6 +533,7 @@ COMMENT ON FUNCTION mq.decode_batch(bytea) IS 'the records of one Kafka RecordBa
 CREATE FUNCTION mq._partition_state(topic text, partition integer,
                                     OUT log_start_offset bigint, OUT last_stable_offset bigint)
     LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_partition_state';
 
 CREATE VIEW mq.partitions AS

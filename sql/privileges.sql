@@ -20,10 +20,10 @@ SELECT p.oid::regprocedure AS public_function
 -- no SECURITY DEFINER anywhere
 SELECT count(*) AS security_definer FROM pg_proc
  WHERE pronamespace = 'mq'::regnamespace AND prosecdef;
--- every SQL and PL/pgSQL function pins its search_path
+-- every function pins its search_path
 SELECT p.oid::regprocedure AS unpinned
-  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
- WHERE p.pronamespace = 'mq'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
+  FROM pg_proc p
+ WHERE p.pronamespace = 'mq'::regnamespace
    AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')
  ORDER BY 1::text;
 -- tables and views are not readable by PUBLIC

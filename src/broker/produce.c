@@ -78,7 +78,7 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 		  int32 partition, const MqProducerArgs *producer,
 		  MqProduceResult *results)
 {
-	MqTopic    *topic = MqTopicLookup(topic_name, false);
+	MqTopic    *topic;
 	int32	   *part = palloc(sizeof(int32) * nrecs);
 	MqRecord   *wire = palloc(sizeof(MqRecord) * nrecs);
 	int32	   *order = palloc(sizeof(int32) * nrecs);
@@ -88,6 +88,7 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 	MqAppender	app;
 	int			done;
 
+	topic = MqAppenderBegin(&app, topic_name);
 	if (partition >= 0)
 		MqCheckPartition(topic, partition);
 
@@ -142,6 +143,7 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 					results[i].offset = base + i;
 					results[i].ts = first_ts;
 				}
+				MqAppenderEnd(&app);
 				return;
 			}
 		}
@@ -151,7 +153,6 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 	 * Append one batch per partition, partitions in order of first
 	 * appearance, records in input order within each.
 	 */
-	MqAppenderBegin(&app, topic);
 	done = 0;
 	for (int first = 0; done < nrecs; first++)
 	{

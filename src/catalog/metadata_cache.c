@@ -26,6 +26,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "catalog/metadata_cache.h"
 
@@ -51,6 +52,13 @@ void
 MqMetadataCacheInvalidate(void)
 {
 	cache_stale = true;
+}
+
+/* Has the catalog changed since the cache was last rebuilt? */
+bool
+MqMetadataCacheIsStale(void)
+{
+	return cache_stale;
 }
 
 /* OID of a table in schema mq, or InvalidOid when the extension is absent. */
@@ -135,7 +143,13 @@ load_topic(const char *name, MqTopic *t)
 		SPI_keepplan(plan);
 		load_plan = plan;
 	}
-	ret = SPI_execute_plan(load_plan, &arg, NULL, true, 1);
+	/*
+	 * Read the catalog as of now, not as of the statement's or the
+	 * transaction's snapshot: a producer must see a segment created since
+	 * (MqAppenderBegin), whatever its isolation level.
+	 */
+	ret = SPI_execute_snapshot(load_plan, &arg, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 

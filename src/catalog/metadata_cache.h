@@ -33,6 +33,7 @@ extern MqTopic *MqTopicLookup(const char *name, bool missing_ok);
 extern void MqCheckPartition(const MqTopic *topic, int32 partition);
 extern void MqMetadataCacheInit(void);
 extern void MqMetadataCacheInvalidate(void);
+extern bool MqMetadataCacheIsStale(void);
 extern Oid	MqCatalogRelid(const char *relname);
 
 #endif							/* MQ_METADATA_CACHE_H */

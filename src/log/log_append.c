@@ -33,13 +33,37 @@ ms_to_timestamptz(int64 ms)
 	return (ms - MQ_UNIX_EPOCH_MS_IN_PG) * INT64CONST(1000);
 }
 
-void
-MqAppenderBegin(MqAppender *app, MqTopic *topic)
+/*
+ * Look the topic up and lock its active segment for appending; returns the
+ * topic, valid until the next MqTopicLookup.
+ *
+ * Offsets must grow from one segment to the next, since readers read the
+ * segments one after the other.  A new segment is created under a SHARE
+ * lock on the active one (mq._create_segment), which waits for appends in
+ * flight there and keeps new ones out until the new segment is committed.
+ * Once we hold our lock, the segment we chose is still the active one
+ * unless the catalog changed meanwhile, which the lock acquisition reports
+ * by invalidating the cache: then we look again.
+ */
+MqTopic *
+MqAppenderBegin(MqAppender *app, const char *topic_name)
 {
-	app->topic = topic;
-	MqSegmentOpen(topic, topic->nsegments - 1, RowExclusiveLock, &app->seg);
+	for (;;)
+	{
+		MqTopic    *topic = MqTopicLookup(topic_name, false);
+
+		MqSegmentOpen(topic, topic->nsegments - 1, RowExclusiveLock, &app->seg);
+		if (!MqMetadataCacheIsStale())
+		{
+			app->topic = topic;
+			break;
+		}
+		/* keep the lock: a segment is only ever dropped by retention */
+		MqSegmentClose(&app->seg);
+	}
 	app->seg.index_info = BuildIndexInfo(app->seg.index);
 	app->cid = GetCurrentCommandId(true);
+	return app->topic;
 }
 
 /*

@@ -18,7 +18,7 @@ typedef struct MqAppender
 	CommandId	cid;
 } MqAppender;
 
-extern void MqAppenderBegin(MqAppender *app, MqTopic *topic);
+extern MqTopic *MqAppenderBegin(MqAppender *app, const char *topic_name);
 extern int64 MqAppend(MqAppender *app, int32 partition, bytea *batch,
 					  const MqBatchHeader *hdr);
 extern void MqAppenderEnd(MqAppender *app);
