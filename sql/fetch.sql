@@ -91,5 +91,7 @@ SELECT mq.offset_for_time('tt', 0, '2000-01-01+00') AS before_all,
 SELECT count(*) FROM mq.produce('tt', 'e', ts => '2024-01-01 00:00:02+00');
 SELECT mq.offset_for_time('tt', 0, '2024-01-01 00:00:02+00');
 SELECT pg_temp.err($q$SELECT mq.offset_for_time('tt', 1, now())$q$);
+SELECT pg_temp.err($q$SELECT * FROM mq._partition_state('tt', 100000000)$q$);
+SELECT pg_temp.err($q$SELECT mq.earliest_offset('tt', -100000000)$q$);
 
 SELECT mq.drop_topic(topic) FROM mq.topics ORDER BY topic;

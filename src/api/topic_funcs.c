@@ -60,6 +60,7 @@ mq_partition_state(PG_FUNCTION_ARGS)
 
 	MqRequirePreload();
 	topic = MqTopicLookup(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	MqCheckPartition(topic, partition);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	values[0] = Int64GetDatum(topic->log_start[partition]);
