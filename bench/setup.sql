@@ -1,0 +1,9 @@
+-- bench/setup.sql: the tables and topics of scripts/bench.sh (fresh database).
+CREATE EXTENSION mqext;
+-- raw Postgres: single-row INSERT target, and the COPY/SELECT table
+CREATE TABLE raw_insert (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload bytea NOT NULL);
+CREATE TABLE raw_copy (id bigint PRIMARY KEY, payload bytea NOT NULL);
+-- mqext: one single-partition topic per workload
+SELECT mq.create_topic('produce1', 1);
+SELECT mq.create_topic('batch100', 1);
+SELECT mq.create_topic('batch1000', 1);
