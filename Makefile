@@ -18,6 +18,7 @@ OBJS = \
 	src/shmem/shmem.o \
 	src/shmem/partition_state.o \
 	src/shmem/xact_hooks.o \
+	src/shmem/waiters.o \
 	src/catalog/metadata_cache.o \
 	src/codec/crc32c.o \
 	src/codec/murmur2.o \
@@ -31,6 +32,10 @@ OBJS = \
 	src/broker/idempotence.o \
 	src/broker/produce.o \
 	src/broker/fetch.o \
+	src/broker/watch.o \
+	src/group/poll_wait.o \
+	src/group/session.o \
+	src/api/group_funcs.o \
 	src/api/produce_funcs.o \
 	src/api/fetch_funcs.o \
 	src/api/topic_funcs.o
@@ -53,6 +58,9 @@ all:
 else
 include $(PGXS)
 endif
+
+# PGXS tracks no header dependencies: rebuild everything when a header changes.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 MQ_PORT ?= 55432
 

@@ -313,6 +313,7 @@ CREATE FUNCTION mq.drop_topic(topic text, if_exists boolean DEFAULT false) RETUR
 AS $$
 DECLARE
     id integer;
+    log_relid oid;
 BEGIN
     SELECT t.topic_id INTO id FROM mq.topic t WHERE t.name = topic FOR UPDATE;
     IF id IS NULL THEN
@@ -324,9 +325,10 @@ BEGIN
     END IF;
     -- Dropping the topic's child takes an exclusive lock on every segment,
     -- so no append is in flight when the partition counters are forgotten.
+    log_relid := format('mq_data.%I', 'topic_' || id)::regclass;
     EXECUTE format('DROP TABLE mq_data.%I', 'topic_' || id);
     DELETE FROM mq.topic t WHERE t.topic_id = id;
-    PERFORM mq._forget_topic(id);
+    PERFORM mq._forget_topic(log_relid);
 END
 $$;
 COMMENT ON FUNCTION mq.drop_topic(text, boolean) IS 'drop a topic, its log and its catalog rows';
@@ -370,7 +372,7 @@ END
 $$;
 COMMENT ON FUNCTION mq.add_partitions(text, integer) IS 'grow a topic to the given total number of partitions';
 
-CREATE FUNCTION mq._forget_topic(topic_id integer) RETURNS void
+CREATE FUNCTION mq._forget_topic(topic_relid oid) RETURNS void
     LANGUAGE c STRICT
     SET search_path = pg_catalog, pg_temp
     SET search_path = pg_catalog, pg_temp
@@ -556,12 +558,902 @@ CREATE VIEW mq.partitions AS
 COMMENT ON VIEW mq.partitions IS 'partitions with log start, high watermark (= last stable offset on one broker), size and time range';
 
 -------------------------------------------------------------------------------
+-- Consumer groups
+--
+-- A group shares the partitions of its members' topics among them; each
+-- partition has exactly one owner (a row of mq.group_assignment) and a
+-- position (the next offset that owner reads).  Positions and committed
+-- offsets are ordinary rows, so they are transactional: a poll rolled back
+-- does not move the position, offsets committed in a rolled back
+-- transaction are not committed.
+--
+-- Ownership is fenced with row locks rather than long-held group locks:
+-- poll reads without locks, then moves its positions with
+--   UPDATE ... WHERE member_id = me AND generation = <the one it read>,
+-- and drops the records of any partition where that matched nothing (it
+-- was moved meanwhile).  The updated row stays locked until the poll's
+-- transaction ends, and a rebalance moving that partition waits for it, so
+-- the new owner starts after the old one's transaction, from its committed
+-- offset.  A poll blocks only when it wrote nothing yet, so a sleeping
+-- member never holds up a rebalance.
+--
+-- Functions that members call are SECURITY DEFINER: members must be able
+-- to use the group catalog only through them (a member with direct write
+-- access could take over partitions or rewrite another group's offsets).
+-- Each pins search_path and checks that the caller is the member it names.
+-------------------------------------------------------------------------------
+
+CREATE TABLE mq.consumer_group (
+    group_id    text PRIMARY KEY,
+    generation  integer NOT NULL DEFAULT 0,
+    strategy    text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE mq.consumer_group IS 'mqext catalog: consumer groups and their generation';
+
+CREATE TABLE mq.group_member (
+    group_id       text NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
+    member_id      text NOT NULL,
+    session_bound  boolean NOT NULL,
+    session_pid    integer,        -- owning session of a session-bound member:
+    session_start  timestamptz,    -- (pid, backend start), a pid can be reused
+    topics         text[] NOT NULL,
+    config         jsonb NOT NULL,  -- effective consumer config
+    joined_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_poll      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    PRIMARY KEY (group_id, member_id)
+);
+COMMENT ON TABLE mq.group_member IS 'mqext catalog: members of consumer groups';
+
+CREATE TABLE mq.group_assignment (
+    group_id    text NOT NULL,
+    member_id   text NOT NULL,
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition   integer NOT NULL,
+    generation  integer NOT NULL,   -- the generation that gave it to member_id
+    position    bigint,             -- next offset to read; NULL: not started
+    last_fetch  timestamptz,        -- for fairness between partitions
+    PRIMARY KEY (group_id, topic_id, partition),
+    FOREIGN KEY (group_id, member_id) REFERENCES mq.group_member ON DELETE CASCADE
+);
+CREATE INDEX ON mq.group_assignment (group_id, member_id);
+COMMENT ON TABLE mq.group_assignment IS 'mqext catalog: the owner and position of every partition a group reads';
+
+CREATE TABLE mq.group_offset (
+    group_id          text NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
+    topic_id          integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition         integer NOT NULL,
+    committed_offset  bigint NOT NULL,
+    committed_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (group_id, topic_id, partition)
+);
+COMMENT ON TABLE mq.group_offset IS 'mqext catalog: committed offsets (the next offset to read) per group and partition';
+
+CREATE FUNCTION mq._wait_for_records(group_id text, topics text[], partitions integer[],
+                                     positions bigint[], timeout_ms integer) RETURNS boolean
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_wait_for_records';
+CREATE FUNCTION mq._bind_session() RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_bind_session';
+CREATE FUNCTION mq._session_start() RETURNS timestamptz
+    LANGUAGE c STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_session_start';
+CREATE FUNCTION mq._session_alive(pid integer, started timestamptz) RETURNS boolean
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_session_alive';
+CREATE FUNCTION mq._note_group_change(group_id text) RETURNS void
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_note_group_change';
+
+CREATE FUNCTION mq.watch_channel(topic text) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_watch_channel';
+COMMENT ON FUNCTION mq.watch_channel(text) IS 'the LISTEN channel of a topic with notify = true (at most 63 bytes, for any topic name)';
+
+CREATE FUNCTION mq.default_consumer_config() RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN '{"session.timeout.ms": 45000, "auto.offset.reset": "latest",
+             "partition.assignment.strategy": "cooperative-sticky",
+             "enable.auto.commit": true, "max.poll.records": 500}'::jsonb;
+COMMENT ON FUNCTION mq.default_consumer_config() IS 'the default consumer configuration (Kafka''s names and defaults)';
+
+CREATE FUNCTION mq._consumer_config(changes jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    v jsonb;
+    s text;
+    result jsonb := mq.default_consumer_config();
+BEGIN
+    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+        RAISE EXCEPTION 'consumer config must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    FOR k, v IN SELECT key, value FROM jsonb_each(changes) LOOP
+        s := v #>> '{}';
+        CASE k
+        WHEN 'session.timeout.ms', 'max.poll.records' THEN
+            IF jsonb_typeof(v) NOT IN ('number', 'string') OR s !~ '^[0-9]{1,9}$' OR s::integer < 1 THEN
+                RAISE EXCEPTION 'invalid value for consumer config key "%": %', k, v
+                    USING ERRCODE = '22023', DETAIL = 'The value must be a positive integer.';
+            END IF;
+            result := jsonb_set(result, ARRAY[k], to_jsonb(s::integer));
+        WHEN 'auto.offset.reset' THEN
+            IF jsonb_typeof(v) <> 'string' OR s NOT IN ('latest', 'earliest', 'none') THEN
+                RAISE EXCEPTION 'invalid value for consumer config key "%": %', k, v
+                    USING ERRCODE = '22023', DETAIL = 'The value must be "latest", "earliest" or "none".';
+            END IF;
+            result := jsonb_set(result, ARRAY[k], v);
+        WHEN 'partition.assignment.strategy' THEN
+            IF jsonb_typeof(v) <> 'string' OR s NOT IN ('cooperative-sticky', 'range', 'roundrobin') THEN
+                RAISE EXCEPTION 'invalid value for consumer config key "%": %', k, v
+                    USING ERRCODE = '22023', DETAIL = 'The value must be "cooperative-sticky", "range" or "roundrobin".';
+            END IF;
+            result := jsonb_set(result, ARRAY[k], v);
+        WHEN 'enable.auto.commit' THEN
+            IF jsonb_typeof(v) = 'boolean' THEN
+                result := jsonb_set(result, ARRAY[k], v);
+            ELSIF jsonb_typeof(v) = 'string' AND lower(s) IN ('true', 'false') THEN
+                result := jsonb_set(result, ARRAY[k], to_jsonb(lower(s)::boolean));
+            ELSE
+                RAISE EXCEPTION 'invalid value for consumer config key "%": %', k, v
+                    USING ERRCODE = '22023', DETAIL = 'The value must be true or false.';
+            END IF;
+        ELSE
+            RAISE EXCEPTION 'unknown consumer config key "%"', k
+                USING ERRCODE = '22023',
+                      HINT = 'Valid keys are: ' || (SELECT string_agg(x, ', ' ORDER BY x) FROM jsonb_object_keys(mq.default_consumer_config()) x) || '.';
+        END CASE;
+    END LOOP;
+    RETURN result;
+END
+$$;
+
+/*
+ * The member a call acts for: the given member id, or this session's
+ * session-bound member.  A session-bound member answers only to its own
+ * session.
+ */
+CREATE FUNCTION mq._member(p_group text, p_member text) RETURNS mq.group_member
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m mq.group_member;
+BEGIN
+    IF p_group IS NULL THEN
+        RAISE EXCEPTION 'group_id must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF p_member IS NULL THEN
+        SELECT * INTO m FROM mq.group_member gm
+         WHERE gm.group_id = p_group AND gm.session_bound
+           AND gm.session_pid = pg_backend_pid() AND gm.session_start = mq._session_start();
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'this session is not a member of group "%"', p_group
+                USING ERRCODE = 'MQ012', HINT = 'Call mq.subscribe() first, or pass member_id.';
+        END IF;
+    ELSE
+        SELECT * INTO m FROM mq.group_member gm
+         WHERE gm.group_id = p_group AND gm.member_id = p_member;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'member "%" is not in group "%"', p_member, p_group
+                USING ERRCODE = 'MQ012',
+                      DETAIL = 'It never joined, left, or was removed after session.timeout.ms without a poll.',
+                      HINT = 'Call mq.subscribe() again.';
+        END IF;
+        IF m.session_bound AND (m.session_pid <> pg_backend_pid() OR m.session_start <> mq._session_start()) THEN
+            RAISE EXCEPTION 'member "%" of group "%" belongs to another session', p_member, p_group
+                USING ERRCODE = 'MQ012';
+        END IF;
+    END IF;
+    RETURN m;
+END
+$$;
+
+/*
+ * Compute and store a new assignment, bumping the generation.  Caller holds
+ * the group row FOR UPDATE.  Partitions that keep their owner keep their
+ * row (position, lock) untouched; moved ones get a new row whose position
+ * starts from the committed offset.
+ *
+ * cooperative-sticky: current owners keep what they own up to their fair
+ * share (n/m, the first n%m members by current load one more); what is
+ * over it, new or orphaned goes to the least loaded eligible member.  So a
+ * member joining a two-member group of 12 partitions takes 4 and nothing
+ * else moves.  range: per topic, contiguous ranges over the members that
+ * subscribe to it.  roundrobin: all partitions, sorted, dealt in turn.
+ */
+CREATE FUNCTION mq._rebalance(p_group text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    strat text;
+    gen integer;
+    mids text[];
+    mtopics jsonb := '{}';
+    nm integer;
+    p_tid integer[];
+    p_name text[];
+    p_part integer[];
+    p_owner text[];
+    n integer;
+    cnt jsonb := '{}';
+    cap jsonb := '{}';
+    base integer;
+    extra integer;
+    i integer;
+    j integer;
+    best text;
+    bestcnt integer;
+    c integer;
+    k integer;
+    rr integer := 0;
+    r record;
+BEGIN
+    UPDATE mq.consumer_group g SET generation = g.generation + 1
+     WHERE g.group_id = p_group RETURNING g.generation, g.strategy INTO gen, strat;
+
+    SELECT coalesce(array_agg(m.member_id ORDER BY m.member_id), '{}'),
+           coalesce(jsonb_object_agg(m.member_id, to_jsonb(m.topics)), '{}')
+      INTO mids, mtopics
+      FROM mq.group_member m WHERE m.group_id = p_group;
+    nm := cardinality(mids);
+
+    -- every partition of every subscribed topic, with its current owner if
+    -- that owner is still a member subscribed to the topic
+    SELECT coalesce(array_agg(t.topic_id ORDER BY t.name, p.partition), '{}'),
+           coalesce(array_agg(t.name ORDER BY t.name, p.partition), '{}'),
+           coalesce(array_agg(p.partition ORDER BY t.name, p.partition), '{}'),
+           coalesce(array_agg(CASE WHEN mtopics->a.member_id ? t.name THEN a.member_id END
+                              ORDER BY t.name, p.partition), '{}')
+      INTO p_tid, p_name, p_part, p_owner
+      FROM mq.topic t
+      JOIN mq.partition p ON p.topic_id = t.topic_id
+      LEFT JOIN mq.group_assignment a
+             ON a.group_id = p_group AND a.topic_id = t.topic_id AND a.partition = p.partition
+     WHERE t.name IN (SELECT jsonb_array_elements_text(e.tops) FROM jsonb_each(mtopics) e(mem, tops));
+    n := cardinality(p_tid);
+
+    IF nm > 0 AND n > 0 THEN
+        IF strat = 'range' THEN
+            FOR r IN SELECT DISTINCT x AS name FROM unnest(p_name) x LOOP
+                DECLARE
+                    tm text[] := ARRAY(SELECT x FROM unnest(mids) x WHERE mtopics->x ? r.name ORDER BY x);
+                    idx integer[] := ARRAY(SELECT g FROM generate_subscripts(p_name, 1) g WHERE p_name[g] = r.name ORDER BY p_part[g]);
+                    per integer;
+                    rem integer;
+                    pos integer := 1;
+                BEGIN
+                    CONTINUE WHEN cardinality(tm) = 0;
+                    per := cardinality(idx) / cardinality(tm);
+                    rem := cardinality(idx) % cardinality(tm);
+                    FOR mi IN 1 .. cardinality(tm) LOOP
+                        FOR q IN 1 .. per + CASE WHEN mi <= rem THEN 1 ELSE 0 END LOOP
+                            p_owner[idx[pos]] := tm[mi];
+                            pos := pos + 1;
+                        END LOOP;
+                    END LOOP;
+                END;
+            END LOOP;
+        ELSIF strat = 'roundrobin' THEN
+            FOR i IN 1 .. n LOOP
+                p_owner[i] := NULL;
+                FOR k IN 0 .. nm - 1 LOOP
+                    j := (rr + k) % nm + 1;
+                    IF mtopics->mids[j] ? p_name[i] THEN
+                        p_owner[i] := mids[j];
+                        rr := j;   -- next partition starts after this member
+                        EXIT;
+                    END IF;
+                END LOOP;
+            END LOOP;
+        ELSE
+            -- cooperative-sticky
+            FOREACH best IN ARRAY mids LOOP
+                cnt := cnt || jsonb_build_object(best, 0);
+            END LOOP;
+            FOR i IN 1 .. n LOOP
+                IF p_owner[i] IS NOT NULL THEN
+                    cnt := jsonb_set(cnt, ARRAY[p_owner[i]], to_jsonb((cnt->>p_owner[i])::integer + 1));
+                END IF;
+            END LOOP;
+            base := n / nm;
+            extra := n % nm;
+            -- the `extra` most loaded members may keep base + 1
+            i := 0;
+            FOR r IN SELECT key AS mid FROM jsonb_each_text(cnt) ORDER BY value::integer DESC, key LOOP
+                cap := cap || jsonb_build_object(r.mid, base + CASE WHEN i < extra THEN 1 ELSE 0 END);
+                i := i + 1;
+            END LOOP;
+            -- release what is over the cap (the highest partitions first)
+            FOR i IN REVERSE n .. 1 LOOP
+                IF p_owner[i] IS NOT NULL
+                   AND (cnt->>p_owner[i])::integer > (cap->>p_owner[i])::integer THEN
+                    cnt := jsonb_set(cnt, ARRAY[p_owner[i]], to_jsonb((cnt->>p_owner[i])::integer - 1));
+                    p_owner[i] := NULL;
+                END IF;
+            END LOOP;
+            -- give the rest to the least loaded eligible member
+            FOR i IN 1 .. n LOOP
+                CONTINUE WHEN p_owner[i] IS NOT NULL;
+                best := NULL;
+                FOR j IN 1 .. nm LOOP
+                    CONTINUE WHEN NOT mtopics->mids[j] ? p_name[i];
+                    c := (cnt->>mids[j])::integer;
+                    IF best IS NULL OR c < bestcnt THEN
+                        best := mids[j];
+                        bestcnt := c;
+                    END IF;
+                END LOOP;
+                p_owner[i] := best;
+                IF best IS NOT NULL THEN
+                    cnt := jsonb_set(cnt, ARRAY[best], to_jsonb(bestcnt + 1));
+                END IF;
+            END LOOP;
+        END IF;
+    END IF;
+
+    -- store: drop rows whose owner changed or whose partition is gone,
+    -- add the new ones; unchanged rows are not touched
+    DELETE FROM mq.group_assignment a
+     WHERE a.group_id = p_group
+       AND NOT EXISTS (SELECT 1 FROM unnest(p_tid, p_part, p_owner) x(t, p, o)
+                        WHERE x.t = a.topic_id AND x.p = a.partition AND x.o = a.member_id);
+    INSERT INTO mq.group_assignment (group_id, member_id, topic_id, partition, generation)
+    SELECT p_group, x.o, x.t, x.p, gen
+      FROM unnest(p_tid, p_part, p_owner) x(t, p, o)
+     WHERE x.o IS NOT NULL
+    ON CONFLICT (group_id, topic_id, partition) DO NOTHING;
+
+    PERFORM mq._note_group_change(p_group);
+END
+$$;
+
+/*
+ * Remove members whose session ended or who did not poll within
+ * session.timeout.ms, and rebalance when that or a topic's partition count
+ * changed.  Returns true when it rebalanced.
+ */
+CREATE FUNCTION mq._sweep(p_group text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stale boolean;
+BEGIN
+    SELECT EXISTS (
+               SELECT 1 FROM mq.group_member m
+                WHERE m.group_id = p_group
+                  AND CASE WHEN m.session_bound
+                           THEN NOT mq._session_alive(m.session_pid, m.session_start)
+                           ELSE m.last_poll < clock_timestamp()
+                                - make_interval(secs => (m.config->>'session.timeout.ms')::numeric / 1000)
+                      END)
+        OR (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
+           <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
+                WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
+                                  WHERE m.group_id = p_group))
+      INTO stale;
+    IF NOT stale THEN
+        RETURN false;
+    END IF;
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR UPDATE;
+    DELETE FROM mq.group_member m
+     WHERE m.group_id = p_group
+       AND CASE WHEN m.session_bound
+                THEN NOT mq._session_alive(m.session_pid, m.session_start)
+                ELSE m.last_poll < clock_timestamp()
+                     - make_interval(secs => (m.config->>'session.timeout.ms')::numeric / 1000)
+           END;
+    PERFORM mq._rebalance(p_group);
+    RETURN true;
+END
+$$;
+
+/* Called from the exit callback of a session with session-bound members. */
+CREATE FUNCTION mq._session_exit() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g text;
+BEGIN
+    FOR g IN SELECT DISTINCT m.group_id FROM mq.group_member m
+              WHERE m.session_bound AND m.session_pid = pg_backend_pid()
+                AND m.session_start = mq._session_start() ORDER BY 1 LOOP
+        PERFORM 1 FROM mq.consumer_group cg WHERE cg.group_id = g FOR UPDATE;
+        DELETE FROM mq.group_member m
+         WHERE m.group_id = g AND m.session_bound AND m.session_pid = pg_backend_pid()
+           AND m.session_start = mq._session_start();
+        PERFORM mq._rebalance(g);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION mq.subscribe(group_id text, topics text[], member_id text DEFAULT NULL,
+                             config jsonb DEFAULT '{}') RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    cfg jsonb := mq._consumer_config(coalesce(subscribe.config, '{}'));
+    strat text := cfg->>'partition.assignment.strategy';
+    missing text;
+    grp mq.consumer_group;
+    existing mq.group_member;
+    mid text := subscribe.member_id;
+    nmembers integer;
+BEGIN
+    IF subscribe.group_id IS NULL OR subscribe.group_id = '' THEN
+        RAISE EXCEPTION 'group_id must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF subscribe.topics IS NULL OR cardinality(subscribe.topics) = 0 THEN
+        RAISE EXCEPTION 'topics must not be empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT x INTO missing FROM unnest(subscribe.topics) x
+     WHERE x IS NULL OR NOT EXISTS (SELECT 1 FROM mq.topic t WHERE t.name = x) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'topic "%" does not exist', missing USING ERRCODE = '42704';
+    END IF;
+    IF mid = '' THEN
+        RAISE EXCEPTION 'member_id must not be empty' USING ERRCODE = '22023';
+    END IF;
+
+    INSERT INTO mq.consumer_group (group_id, strategy) VALUES (subscribe.group_id, strat)
+        ON CONFLICT DO NOTHING;
+    SELECT * INTO grp FROM mq.consumer_group g WHERE g.group_id = subscribe.group_id FOR UPDATE;
+    PERFORM mq._sweep(subscribe.group_id);
+
+    IF mid IS NULL THEN
+        SELECT * INTO existing FROM mq.group_member m
+         WHERE m.group_id = subscribe.group_id AND m.session_bound
+           AND m.session_pid = pg_backend_pid() AND m.session_start = mq._session_start();
+        mid := coalesce(existing.member_id,
+                        'session-' || pg_backend_pid() || '-' || left(gen_random_uuid()::text, 8));
+    ELSE
+        SELECT * INTO existing FROM mq.group_member m
+         WHERE m.group_id = subscribe.group_id AND m.member_id = mid;
+        IF FOUND AND existing.session_bound
+           AND (existing.session_pid <> pg_backend_pid() OR existing.session_start <> mq._session_start()) THEN
+            RAISE EXCEPTION 'member "%" of group "%" belongs to another session', mid, subscribe.group_id
+                USING ERRCODE = 'MQ012';
+        END IF;
+    END IF;
+
+    SELECT count(*) INTO nmembers FROM mq.group_member m
+     WHERE m.group_id = subscribe.group_id AND m.member_id <> mid;
+    IF grp.strategy <> strat THEN
+        IF nmembers > 0 THEN
+            RAISE EXCEPTION 'group "%" uses partition.assignment.strategy "%", not "%"',
+                            subscribe.group_id, grp.strategy, strat
+                USING ERRCODE = 'MQ011', HINT = 'All members of a group must use the same strategy.';
+        END IF;
+        UPDATE mq.consumer_group g SET strategy = strat WHERE g.group_id = subscribe.group_id;
+    END IF;
+
+    INSERT INTO mq.group_member AS m (group_id, member_id, session_bound, session_pid, session_start, topics, config)
+    VALUES (subscribe.group_id, mid, subscribe.member_id IS NULL,
+            CASE WHEN subscribe.member_id IS NULL THEN pg_backend_pid() END,
+            CASE WHEN subscribe.member_id IS NULL THEN mq._session_start() END,
+            ARRAY(SELECT DISTINCT x FROM unnest(subscribe.topics) x ORDER BY 1), cfg)
+    ON CONFLICT (group_id, member_id) DO UPDATE
+       SET topics = EXCLUDED.topics, config = EXCLUDED.config, last_poll = clock_timestamp();
+    IF subscribe.member_id IS NULL THEN
+        PERFORM mq._bind_session();
+    END IF;
+    PERFORM mq._rebalance(subscribe.group_id);
+    RETURN mid;
+END
+$$;
+COMMENT ON FUNCTION mq.subscribe(text, text[], text, jsonb) IS 'join a consumer group (or change the member''s topics); returns the member id';
+
+CREATE FUNCTION mq.unsubscribe(group_id text, member_id text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m mq.group_member := mq._member(unsubscribe.group_id, unsubscribe.member_id);
+BEGIN
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = m.group_id FOR UPDATE;
+    DELETE FROM mq.group_member gm WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
+    PERFORM mq._rebalance(m.group_id);
+END
+$$;
+COMMENT ON FUNCTION mq.unsubscribe(text, text) IS 'leave a consumer group; its partitions go to the other members';
+
+/* Where a member starts reading a partition it has no position in. */
+CREATE FUNCTION mq._start_position(p_group text, p_topic text, p_topic_id integer,
+                                   p_partition integer, p_reset text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    committed bigint;
+    log_start bigint := mq.earliest_offset(p_topic, p_partition);
+BEGIN
+    SELECT o.committed_offset INTO committed FROM mq.group_offset o
+     WHERE o.group_id = p_group AND o.topic_id = p_topic_id AND o.partition = p_partition;
+    IF committed IS NOT NULL AND committed >= log_start THEN
+        RETURN committed;
+    END IF;
+    CASE p_reset
+    WHEN 'earliest' THEN RETURN log_start;
+    WHEN 'latest' THEN RETURN mq.latest_offset(p_topic, p_partition);
+    ELSE
+        RAISE EXCEPTION 'group "%" has no valid committed offset for topic "%" partition %',
+                        p_group, p_topic, p_partition
+            USING ERRCODE = 'MQ013',
+                  DETAIL = CASE WHEN committed IS NULL THEN 'Nothing was committed.'
+                                ELSE format('The committed offset %s is below the log start offset %s.', committed, log_start) END,
+                  HINT = 'auto.offset.reset is "none": commit or seek to an offset first.';
+    END CASE;
+END
+$$;
+
+CREATE TYPE mq._polled AS (topic text, partition integer, "offset" bigint, ts timestamptz,
+                           key bytea, value bytea, headers jsonb);
+
+CREATE FUNCTION mq.poll(group_id text, max_records integer DEFAULT 500, timeout_ms integer DEFAULT 0,
+                        member_id text DEFAULT NULL)
+    RETURNS TABLE (topic text, partition integer, "offset" bigint, ts timestamptz,
+                   key bytea, value bytea, headers jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m mq.group_member;
+    want integer;
+    deadline timestamptz;
+    a record;
+    recs mq._polled[];
+    got mq._polled[];
+    rebalanced boolean;
+    wrote boolean;
+    pos bigint;
+    n integer;
+    w_topics text[];
+    w_parts integer[];
+    w_pos bigint[];
+    c_tid integer[];
+    c_part integer[];
+    c_pos bigint[];
+BEGIN
+    IF poll.max_records IS NULL OR poll.max_records < 1 THEN
+        RAISE EXCEPTION 'max_records must be at least 1' USING ERRCODE = '22023';
+    END IF;
+    IF poll.timeout_ms IS NULL OR poll.timeout_ms < 0 THEN
+        RAISE EXCEPTION 'timeout_ms must not be negative' USING ERRCODE = '22023';
+    END IF;
+    m := mq._member(poll.group_id, poll.member_id);
+    want := least(poll.max_records, (m.config->>'max.poll.records')::integer);
+    -- the poll is also the heartbeat: never sleep past half the session timeout
+    deadline := clock_timestamp() + make_interval(secs => least(poll.timeout_ms,
+                    (m.config->>'session.timeout.ms')::integer / 2) / 1000.0);
+
+    LOOP
+        rebalanced := mq._sweep(m.group_id);
+        m := mq._member(m.group_id, m.member_id);
+        wrote := rebalanced;
+        got := '{}';
+        w_topics := '{}'; w_parts := '{}'; w_pos := '{}';
+        c_tid := '{}'; c_part := '{}'; c_pos := '{}';
+
+        -- read, without locks, from the partitions we own, least recently served first
+        FOR a IN SELECT t.name, ga.topic_id, ga.partition, ga.position, ga.generation
+                   FROM mq.group_assignment ga JOIN mq.topic t ON t.topic_id = ga.topic_id
+                  WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
+                  ORDER BY ga.last_fetch NULLS FIRST, t.name, ga.partition LOOP
+            pos := a.position;
+            IF pos IS NULL THEN
+                pos := mq._start_position(m.group_id, a.name, a.topic_id, a.partition,
+                                          m.config->>'auto.offset.reset');
+                -- remember where we start, or "latest" would move on by itself
+                UPDATE mq.group_assignment ga SET position = pos
+                 WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
+                   AND ga.partition = a.partition AND ga.member_id = m.member_id
+                   AND ga.generation = a.generation AND ga.position IS NULL;
+                wrote := true;
+            END IF;
+            w_topics := w_topics || a.name;
+            w_parts := w_parts || a.partition;
+            w_pos := w_pos || pos;
+            c_tid := c_tid || a.topic_id;
+            c_part := c_part || a.partition;
+            c_pos := c_pos || pos;
+            CONTINUE WHEN cardinality(got) >= want;
+            recs := ARRAY(SELECT ROW(f.topic, f.partition, f."offset", f.ts, f.key, f.value, f.headers)::mq._polled
+                            FROM mq.fetch(a.name, a.partition, pos, want - cardinality(got)) f);
+            CONTINUE WHEN cardinality(recs) = 0;
+            -- fence: move the position only if the partition is still ours
+            UPDATE mq.group_assignment ga
+               SET position = recs[cardinality(recs)]."offset" + 1, last_fetch = clock_timestamp()
+             WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
+               AND ga.partition = a.partition AND ga.member_id = m.member_id
+               AND ga.generation = a.generation;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            wrote := true;
+            IF n = 1 THEN
+                got := got || recs;
+            END IF;
+        END LOOP;
+
+        EXIT WHEN cardinality(got) > 0 OR wrote OR clock_timestamp() >= deadline;
+        -- nothing, and no lock taken: sleep until a producer commits to one
+        -- of our partitions, the group is rebalanced, or the time is up
+        PERFORM mq._wait_for_records(m.group_id, w_topics, w_parts, w_pos,
+                    greatest(1, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::integer));
+    END LOOP;
+
+    -- auto-commit: what the previous poll returned, i.e. the positions
+    -- before this poll moved them.  The rows are locked so that a rebalance
+    -- cannot hand them over before this transaction ends; the committed
+    -- offsets move in this transaction, so a rollback undoes both.
+    IF (m.config->>'enable.auto.commit')::boolean AND cardinality(c_tid) > 0 THEN
+        PERFORM 1 FROM mq.group_assignment ga
+          JOIN unnest(c_tid, c_part) c(t, p) ON c.t = ga.topic_id AND c.p = ga.partition
+         WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
+           FOR KEY SHARE OF ga;
+        INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
+        SELECT m.group_id, c.t, c.p, c.pos
+          FROM unnest(c_tid, c_part, c_pos) c(t, p, pos)
+          JOIN mq.group_assignment ga
+            ON ga.group_id = m.group_id AND ga.topic_id = c.t AND ga.partition = c.p
+           AND ga.member_id = m.member_id
+        ON CONFLICT (group_id, topic_id, partition) DO UPDATE
+           SET committed_offset = EXCLUDED.committed_offset, committed_at = now()
+         WHERE o.committed_offset IS DISTINCT FROM EXCLUDED.committed_offset;
+    END IF;
+    UPDATE mq.group_member gm SET last_poll = clock_timestamp()
+     WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
+
+    RETURN QUERY SELECT g.* FROM unnest(got) g;
+END
+$$;
+COMMENT ON FUNCTION mq.poll(text, integer, integer, text) IS 'records from the member''s partitions, advancing its positions; waits up to timeout_ms for records; also the heartbeat';
+
+/* Lock a partition's assignment row if the member owns it, else fail as Kafka's CommitFailedException. */
+CREATE FUNCTION mq._owned(m mq.group_member, p_topic text, p_partition integer, for_update boolean)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tid integer;
+    gen integer;
+BEGIN
+    SELECT t.topic_id INTO tid FROM mq.topic t WHERE t.name = p_topic;
+    IF tid IS NULL THEN
+        RAISE EXCEPTION 'topic "%" does not exist', p_topic USING ERRCODE = '42704';
+    END IF;
+    IF for_update THEN
+        PERFORM 1 FROM mq.group_assignment ga
+         WHERE ga.group_id = m.group_id AND ga.topic_id = tid AND ga.partition = p_partition
+           AND ga.member_id = m.member_id FOR UPDATE;
+    ELSE
+        PERFORM 1 FROM mq.group_assignment ga
+         WHERE ga.group_id = m.group_id AND ga.topic_id = tid AND ga.partition = p_partition
+           AND ga.member_id = m.member_id FOR KEY SHARE;
+    END IF;
+    IF NOT FOUND THEN
+        SELECT g.generation INTO gen FROM mq.consumer_group g WHERE g.group_id = m.group_id;
+        RAISE EXCEPTION 'commit failed: member "%" of group "%" does not own topic "%" partition % in generation %',
+                        m.member_id, m.group_id, p_topic, p_partition, gen
+            USING ERRCODE = 'MQ010',
+                  DETAIL = 'The group was rebalanced and the partition now belongs to another member, or never belonged to this one.',
+                  HINT = 'Poll again to get the current assignment; records not committed will be delivered again.';
+    END IF;
+    RETURN tid;
+END
+$$;
+
+CREATE FUNCTION mq.commit(group_id text, member_id text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m mq.group_member := mq._member(commit.group_id, commit.member_id);
+BEGIN
+    INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
+    SELECT ga.group_id, ga.topic_id, ga.partition, ga.position
+      FROM mq.group_assignment ga
+     WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id AND ga.position IS NOT NULL
+       FOR KEY SHARE
+    ON CONFLICT (group_id, topic_id, partition) DO UPDATE
+       SET committed_offset = EXCLUDED.committed_offset, committed_at = now()
+     WHERE o.committed_offset IS DISTINCT FROM EXCLUDED.committed_offset;
+END
+$$;
+COMMENT ON FUNCTION mq.commit(text, text) IS 'commit the member''s positions of the partitions it owns';
+
+CREATE FUNCTION mq.commit(group_id text, topic text, partition integer, "offset" bigint,
+                          member_id text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m mq.group_member := mq._member(commit.group_id, commit.member_id);
+    tid integer;
+BEGIN
+    IF commit."offset" IS NULL OR commit."offset" < 0 THEN
+        RAISE EXCEPTION 'offset must not be negative' USING ERRCODE = '22023';
+    END IF;
+    tid := mq._owned(m, commit.topic, commit.partition, false);
+    INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
+    VALUES (m.group_id, tid, commit.partition, commit."offset")
+    ON CONFLICT (group_id, topic_id, partition) DO UPDATE
+       SET committed_offset = EXCLUDED.committed_offset, committed_at = now();
+END
+$$;
+COMMENT ON FUNCTION mq.commit(text, text, integer, bigint, text) IS 'commit an explicit offset (the next one to read) of a partition the member owns';
+
+CREATE FUNCTION mq.seek(group_id text, topic text, partition integer, "offset" bigint,
+                        member_id text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m mq.group_member := mq._member(seek.group_id, seek.member_id);
+    tid integer;
+BEGIN
+    IF seek."offset" IS NULL OR seek."offset" < 0 THEN
+        RAISE EXCEPTION 'offset must not be negative' USING ERRCODE = '22023';
+    END IF;
+    tid := mq._owned(m, seek.topic, seek.partition, true);
+    UPDATE mq.group_assignment ga SET position = seek."offset"
+     WHERE ga.group_id = m.group_id AND ga.topic_id = tid AND ga.partition = seek.partition;
+END
+$$;
+COMMENT ON FUNCTION mq.seek(text, text, integer, bigint, text) IS 'set the member''s position in a partition it owns';
+
+CREATE FUNCTION mq.seek(group_id text, topic text, partition integer, ts timestamptz,
+                        member_id text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m mq.group_member := mq._member(seek.group_id, seek.member_id);
+    tid integer;
+BEGIN
+    tid := mq._owned(m, seek.topic, seek.partition, true);
+    UPDATE mq.group_assignment ga
+       SET position = coalesce(mq.offset_for_time(seek.topic, seek.partition, seek.ts),
+                               mq.latest_offset(seek.topic, seek.partition))
+     WHERE ga.group_id = m.group_id AND ga.topic_id = tid AND ga.partition = seek.partition;
+END
+$$;
+COMMENT ON FUNCTION mq.seek(text, text, integer, timestamptz, text) IS 'set the member''s position to the first offset at or after ts (the end if none)';
+
+CREATE FUNCTION mq._is_timestamptz(s text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM s::timestamptz;
+    RETURN true;
+EXCEPTION WHEN others THEN
+    RETURN false;
+END
+$$;
+
+CREATE FUNCTION mq.reset_offsets(group_id text, topic text, "to" text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    tid integer := mq._topic_id(reset_offsets.topic);
+    nparts integer;
+    target text := btrim(reset_offsets."to");
+BEGIN
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = reset_offsets.group_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'group "%" does not exist', reset_offsets.group_id USING ERRCODE = '42704';
+    END IF;
+    PERFORM mq._sweep(reset_offsets.group_id);
+    IF EXISTS (SELECT 1 FROM mq.group_member m WHERE m.group_id = reset_offsets.group_id) THEN
+        RAISE EXCEPTION 'cannot reset the offsets of group "%" while it has members', reset_offsets.group_id
+            USING ERRCODE = '55006', HINT = 'Stop its consumers (or wait for session.timeout.ms) first, as Kafka requires.';
+    END IF;
+    SELECT t.partitions INTO nparts FROM mq.topic t WHERE t.topic_id = tid;
+    IF target IS NULL OR NOT (target IN ('earliest', 'latest') OR target ~ '^[0-9]+$'
+                              OR mq._is_timestamptz(target)) THEN
+        RAISE EXCEPTION 'invalid reset target "%"', reset_offsets."to"
+            USING ERRCODE = '22023', HINT = 'Use earliest, latest, an offset or a timestamp.';
+    END IF;
+    INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
+    SELECT reset_offsets.group_id, tid, p,
+           CASE WHEN target = 'earliest' THEN mq.earliest_offset(reset_offsets.topic, p)
+                WHEN target = 'latest' THEN mq.latest_offset(reset_offsets.topic, p)
+                WHEN target ~ '^[0-9]+$' THEN target::bigint
+                ELSE coalesce(mq.offset_for_time(reset_offsets.topic, p, target::timestamptz),
+                              mq.latest_offset(reset_offsets.topic, p)) END
+      FROM generate_series(0, nparts - 1) p
+    ON CONFLICT (group_id, topic_id, partition) DO UPDATE
+       SET committed_offset = EXCLUDED.committed_offset, committed_at = now();
+END
+$$;
+COMMENT ON FUNCTION mq.reset_offsets(text, text, text) IS 'set a group''s committed offsets of a topic to earliest, latest, an offset or a timestamp; only while the group has no members';
+
+CREATE FUNCTION mq.delete_group(group_id text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = delete_group.group_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'group "%" does not exist', delete_group.group_id USING ERRCODE = '42704';
+    END IF;
+    PERFORM mq._sweep(delete_group.group_id);
+    IF EXISTS (SELECT 1 FROM mq.group_member m WHERE m.group_id = delete_group.group_id) THEN
+        RAISE EXCEPTION 'cannot delete group "%" while it has members', delete_group.group_id
+            USING ERRCODE = '55006';
+    END IF;
+    DELETE FROM mq.consumer_group g WHERE g.group_id = delete_group.group_id;
+END
+$$;
+COMMENT ON FUNCTION mq.delete_group(text) IS 'delete a group without members, with its committed offsets';
+
+CREATE VIEW mq.groups AS
+    SELECT g.group_id,
+           CASE WHEN count(m.member_id) = 0 THEN 'Empty' ELSE 'Stable' END AS state,
+           g.generation, g.strategy, count(m.member_id)::integer AS members
+      FROM mq.consumer_group g
+      LEFT JOIN mq.group_member m ON m.group_id = g.group_id
+     GROUP BY g.group_id;
+COMMENT ON VIEW mq.groups IS 'consumer groups: state (Empty or Stable), generation, assignment strategy, member count';
+
+CREATE VIEW mq.group_members AS
+    SELECT m.group_id, m.member_id, m.session_bound, m.topics,
+           coalesce((SELECT jsonb_object_agg(x.name, x.parts)
+                       FROM (SELECT t.name, jsonb_agg(ga.partition ORDER BY ga.partition) AS parts
+                               FROM mq.group_assignment ga JOIN mq.topic t ON t.topic_id = ga.topic_id
+                              WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
+                              GROUP BY t.name) x), '{}') AS assignment,
+           m.last_poll
+      FROM mq.group_member m;
+COMMENT ON VIEW mq.group_members IS 'members of consumer groups with their assignment ({"topic": [partitions]})';
+
+CREATE VIEW mq.consumer_lag AS
+    SELECT k.group_id, t.name AS topic, k.partition, o.committed_offset,
+           mq.latest_offset(t.name, k.partition) AS high_watermark,
+           mq.latest_offset(t.name, k.partition) - coalesce(o.committed_offset, mq.earliest_offset(t.name, k.partition)) AS lag,
+           ga.member_id
+      FROM (SELECT group_id, topic_id, partition FROM mq.group_offset
+            UNION SELECT group_id, topic_id, partition FROM mq.group_assignment) k
+      JOIN mq.topic t ON t.topic_id = k.topic_id
+      LEFT JOIN mq.group_offset o
+             ON o.group_id = k.group_id AND o.topic_id = k.topic_id AND o.partition = k.partition
+      LEFT JOIN mq.group_assignment ga
+             ON ga.group_id = k.group_id AND ga.topic_id = k.topic_id AND ga.partition = k.partition;
+COMMENT ON VIEW mq.consumer_lag IS 'per group and partition: committed offset, high watermark, lag and owning member';
+
+-------------------------------------------------------------------------------
 -- Privileges: nothing that reads or writes records is open to PUBLIC.
 -------------------------------------------------------------------------------
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA mq FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mq.partition_for(bytea, integer) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mq.default_config() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mq.default_consumer_config() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mq.watch_channel(text) TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('mq.topic', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.partition', '');
@@ -569,3 +1461,7 @@ SELECT pg_catalog.pg_extension_config_dump('mq.segment', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.segment_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.producer', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.producer_state', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.consumer_group', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.group_member', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.group_assignment', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.group_offset', '');

@@ -173,6 +173,15 @@ load_topic(const char *name, MqTopic *t)
 			elog(ERROR, "catalog of topic \"%s\" is inconsistent", name);
 
 		nsp = get_namespace_oid(MQ_DATA_SCHEMA, false);
+		{
+			char		relname[NAMEDATALEN];
+
+			snprintf(relname, sizeof(relname), "topic_%d", t->topic_id);
+			t->relid = get_relname_relid(relname, nsp);
+			if (!OidIsValid(t->relid))
+				elog(ERROR, "log relation %s.%s of topic \"%s\" is missing",
+					 MQ_DATA_SCHEMA, relname, name);
+		}
 		t->segment_relids = MemoryContextAlloc(cache_cxt,
 											   sizeof(Oid) * t->nsegments);
 		for (int i = 0; i < t->nsegments; i++)

@@ -14,6 +14,7 @@ typedef struct MqTopic
 {
 	char		name[MQ_TOPIC_NAME_MAX + 1];	/* hash key */
 	int32		topic_id;
+	Oid			relid;			/* mq_data.topic_<id>, the topic's log */
 	int32		partitions;
 	int64		max_message_bytes;
 	bool		log_append_time;	/* message.timestamp.type = LogAppendTime */

@@ -25,6 +25,8 @@
 #include "catalog/catalog.h"
 #include "log/log_append.h"
 #include "log/recovery.h"
+#include "broker/watch.h"
+#include "shmem/waiters.h"
 #include "mqext.h"
 
 static inline TimestampTz
@@ -107,6 +109,10 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 				 UNIQUE_CHECK_NO, false, app->seg.index_info);
 
 	heap_freetuple(tup);
+
+	MqNoteAppend(app->topic->topic_id);
+	if (app->topic->notify)
+		MqWatchNoteAppend(app->topic->name, partition, base + hdr->last_offset_delta);
 	return base;
 }
 

@@ -26,13 +26,13 @@
 #include "log/segment.h"
 
 int64
-MqLogRecoverNextOffset(int32 topic_id, int32 partition, void *arg)
+MqLogRecoverNextOffset(Oid topic_relid, int32 partition, void *arg)
 {
 	MqTopic    *topic = (MqTopic *) arg;
 	int64		next = topic->log_start[partition];
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
-	Assert(topic->topic_id == topic_id);
+	Assert(topic->relid == topic_relid);
 
 	/*
 	 * Look at every segment rather than trusting the newest one: a segment

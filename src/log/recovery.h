@@ -11,13 +11,13 @@
 #include "catalog/metadata_cache.h"
 #include "shmem/partition_state.h"
 
-extern int64 MqLogRecoverNextOffset(int32 topic_id, int32 partition, void *arg);
+extern int64 MqLogRecoverNextOffset(Oid topic_relid, int32 partition, void *arg);
 
 /* The slot of a partition, its counter rebuilt if need be. */
 static inline MqPartitionSlot *
 MqTopicPartitionSlot(MqTopic *topic, int32 partition)
 {
-	return MqPartitionGet(topic->topic_id, partition, MqLogRecoverNextOffset,
+	return MqPartitionGet(topic->relid, partition, MqLogRecoverNextOffset,
 						  topic);
 }
 

@@ -111,10 +111,10 @@ local_slots_reset(void)
  * segments (see the lock protocol above).
  */
 MqPartitionSlot *
-MqPartitionGet(int32 topic_id, int32 partition, MqRecoverNextOffset recover,
+MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 			   void *arg)
 {
-	int32		lkey[2] = {topic_id, partition};
+	int32		lkey[2] = {(int32) topic_relid, partition};
 	LocalSlotEntry *lentry;
 	MqPartitionSlot *slot;
 	MqPartitionKey key;
@@ -138,7 +138,7 @@ MqPartitionGet(int32 topic_id, int32 partition, MqRecoverNextOffset recover,
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.topic_id = topic_id;
+	key.topic_relid = topic_relid;
 	key.partition = partition;
 
 	LWLockAcquire(MqShared->partitions_lock, LW_SHARED);
@@ -189,7 +189,7 @@ MqPartitionGet(int32 topic_id, int32 partition, MqRecoverNextOffset recover,
 				 * Nobody can append before the slot is initialized, so no
 				 * in-flight transaction can hide offsets from this scan.
 				 */
-				int64		next = recover(topic_id, partition, arg);
+				int64		next = recover(topic_relid, partition, arg);
 
 				SpinLockAcquire(&slot->mutex);
 				slot->next_offset = next;
@@ -378,7 +378,7 @@ MqPartitionReleaseInflight(void)
  * while it holds an exclusive lock on all the topic's segments.
  */
 void
-MqPartitionForgetTopic(int32 topic_id)
+MqPartitionForgetTopic(Oid topic_relid)
 {
 	HASH_SEQ_STATUS status;
 	MqPartitionSlot *slot;
@@ -394,7 +394,7 @@ MqPartitionForgetTopic(int32 topic_id)
 	{
 		MqPartitionSlot *mine = my_inflight[i].slot;
 
-		if (mine->key.dbid == MyDatabaseId && mine->key.topic_id == topic_id)
+		if (mine->key.dbid == MyDatabaseId && mine->key.topic_relid == topic_relid)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
 					 errmsg("cannot drop a topic this transaction has produced to"),
@@ -405,7 +405,7 @@ MqPartitionForgetTopic(int32 topic_id)
 	hash_seq_init(&status, MqShared->partitions);
 	while ((slot = hash_seq_search(&status)) != NULL)
 	{
-		if (slot->key.dbid == MyDatabaseId && slot->key.topic_id == topic_id)
+		if (slot->key.dbid == MyDatabaseId && slot->key.topic_relid == topic_relid)
 		{
 			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
 		}

@@ -14,7 +14,9 @@
 typedef struct MqPartitionKey
 {
 	Oid			dbid;
-	int32		topic_id;
+	Oid			topic_relid;	/* mq_data.topic_<id>: one per incarnation of
+								 * a topic, unlike its id, which a dropped and
+								 * re-created extension hands out again */
 	int32		partition;
 } MqPartitionKey;
 
@@ -40,18 +42,18 @@ typedef struct MqInflight
 } MqInflight;
 
 /* Computes a partition's next offset from storage (log/recovery.c). */
-typedef int64 (*MqRecoverNextOffset) (int32 topic_id, int32 partition, void *arg);
+typedef int64 (*MqRecoverNextOffset) (Oid topic_relid, int32 partition, void *arg);
 
 extern Size MqInflightPoolSize(int n);
 extern void MqInflightPoolInit(void);
 
-extern MqPartitionSlot *MqPartitionGet(int32 topic_id, int32 partition,
+extern MqPartitionSlot *MqPartitionGet(Oid topic_relid, int32 partition,
 									   MqRecoverNextOffset recover, void *arg);
 extern int64 MqPartitionReserve(MqPartitionSlot *slot, int32 count);
 extern int64 MqPartitionLastStable(MqPartitionSlot *slot);
 extern TimestampTz MqPartitionOldestInflight(MqPartitionSlot *slot);
 extern bool MqXactHasInflight(void);
 extern void MqPartitionReleaseInflight(void);
-extern void MqPartitionForgetTopic(int32 topic_id);
+extern void MqPartitionForgetTopic(Oid topic_relid);
 
 #endif							/* MQ_PARTITION_STATE_H */

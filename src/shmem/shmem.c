@@ -21,6 +21,7 @@
 #include "guc.h"
 #include "shmem/partition_state.h"
 #include "shmem/shmem.h"
+#include "shmem/waiters.h"
 
 #define MQ_LWLOCK_TRANCHE	"mqext"
 
@@ -38,6 +39,7 @@ mq_shmem_size(void)
 	size = add_size(size, MqInflightPoolSize(mq_max_inflight_appends));
 	size = add_size(size, hash_estimate_size(mq_max_partitions,
 											 sizeof(MqPartitionSlot)));
+	size = add_size(size, MqWaitersShmemSize());
 	return size;
 }
 
@@ -84,6 +86,7 @@ mq_shmem_startup(void)
 	MqShared->partitions = ShmemInitHash("mqext partitions",
 										 mq_max_partitions, mq_max_partitions,
 										 &info, HASH_ELEM | HASH_BLOBS);
+	MqWaitersShmemInit();
 
 	LWLockRelease(AddinShmemInitLock);
 }

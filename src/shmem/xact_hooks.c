@@ -8,6 +8,11 @@
  * (or, for an abort, gone from) every new snapshot.  Only then may the
  * partition's in-flight entry go away and the LSO move past it.
  *
+ * The same commit callback wakes the backends blocked in mq.poll that wait
+ * for the topics this transaction appended to or the groups it rebalanced
+ * (waiters.c); the PRE_COMMIT callback queues the NOTIFYs of topics with
+ * notify = true (watch.c), which PostgreSQL then delivers at commit.
+ *
  * A prepared transaction would outlive the backend that holds its
  * in-flight entries, so PREPARE TRANSACTION after an append is refused.
  *
@@ -17,7 +22,9 @@
 
 #include "access/xact.h"
 
+#include "broker/watch.h"
 #include "shmem/partition_state.h"
+#include "shmem/waiters.h"
 #include "shmem/xact_hooks.h"
 
 static void
@@ -32,12 +39,22 @@ mq_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot prepare a transaction that has produced to an mqext topic"),
 						 errdetail("Its records would hold back every reader of the partition until COMMIT PREPARED.")));
 			break;
+		case XACT_EVENT_PRE_COMMIT:
+			MqWatchNotifyAtPreCommit();
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			if (MqXactHasInflight())
+				MqPartitionReleaseInflight();
+			MqWakeAtCommit();
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			if (MqXactHasInflight())
 				MqPartitionReleaseInflight();
+			MqForgetWakeups();
+			MqWatchForget();
+			MqWaitUnregister();
 			break;
 		default:
 			break;

@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/api/group_funcs.c
+ *	  C helpers of the consumer-group functions (which are PL/pgSQL in
+ *	  mqext--*.sql): blocking wait, session binding, watch channels.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "broker/watch.h"
+#include "group/poll_wait.h"
+#include "group/session.h"
+#include "shmem/shmem.h"
+#include "shmem/waiters.h"
+
+PG_FUNCTION_INFO_V1(mq_watch_channel);
+PG_FUNCTION_INFO_V1(mq_wait_for_records);
+PG_FUNCTION_INFO_V1(mq_bind_session);
+PG_FUNCTION_INFO_V1(mq_session_start);
+PG_FUNCTION_INFO_V1(mq_session_alive);
+PG_FUNCTION_INFO_V1(mq_note_group_change);
+
+Datum
+mq_watch_channel(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(MqWatchChannel(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+}
+
+/* mq._wait_for_records(group_id, topics text[], partitions int[], positions bigint[], timeout_ms) */
+Datum
+mq_wait_for_records(PG_FUNCTION_ARGS)
+{
+	char	   *group_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Datum	   *tdat,
+			   *pdat,
+			   *odat;
+	int			nt,
+				np,
+				no;
+	char	  **topics;
+	int32	   *parts;
+	int64	   *positions;
+	int32		timeout_ms = PG_GETARG_INT32(4);
+
+	MqRequirePreload();
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
+					  &tdat, NULL, &nt);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT4OID, 4, true, TYPALIGN_INT,
+					  &pdat, NULL, &np);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), INT8OID, 8, FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &odat, NULL, &no);
+	if (nt != np || nt != no)
+		elog(ERROR, "mq._wait_for_records: arrays of different lengths");
+	topics = palloc(sizeof(char *) * Max(nt, 1));
+	parts = palloc(sizeof(int32) * Max(nt, 1));
+	positions = palloc(sizeof(int64) * Max(nt, 1));
+	for (int i = 0; i < nt; i++)
+	{
+		topics[i] = TextDatumGetCString(tdat[i]);
+		parts[i] = DatumGetInt32(pdat[i]);
+		positions[i] = DatumGetInt64(odat[i]);
+	}
+	if (timeout_ms <= 0)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(MqWaitForRecords(group_id, nt, topics, parts, positions,
+									timeout_ms));
+}
+
+Datum
+mq_bind_session(PG_FUNCTION_ARGS)
+{
+	MqBindSession();
+	PG_RETURN_VOID();
+}
+
+Datum
+mq_session_start(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(MyStartTimestamp);
+}
+
+Datum
+mq_session_alive(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(MqSessionAlive(PG_GETARG_INT32(0), PG_GETARG_TIMESTAMPTZ(1)));
+}
+
+/* Wake the group's members blocked in poll once this transaction commits. */
+Datum
+mq_note_group_change(PG_FUNCTION_ARGS)
+{
+	MqRequirePreload();
+	MqNoteGroupChange(MqGroupHash(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	PG_RETURN_VOID();
+}
