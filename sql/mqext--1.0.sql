@@ -779,67 +779,67 @@ AS $$
 DECLARE
     strat text;
     gen integer;
-    mids text[];
-    mtopics jsonb := '{}';
+    mids text[];                  -- members, sorted; referred to by index
     nm integer;
-    p_tid integer[];
+    elig jsonb;                   -- topic name -> [indexes of its subscribers]
+    e integer[];
+    p_tid integer[];              -- partitions, sorted by (topic, partition)
     p_name text[];
     p_part integer[];
-    p_owner text[];
+    p_owner integer[];            -- index into mids, 0 = none
     n integer;
-    cnt jsonb := '{}';
-    cap jsonb := '{}';
+    cnt integer[];
+    cap integer[];
     base integer;
     extra integer;
     i integer;
     j integer;
-    best text;
-    bestcnt integer;
-    c integer;
-    k integer;
+    best integer;
     rr integer := 0;
-    r record;
+    tname text;
 BEGIN
     UPDATE mq.consumer_group g SET generation = g.generation + 1
      WHERE g.group_id = p_group RETURNING g.generation, g.strategy INTO gen, strat;
 
-    SELECT coalesce(array_agg(m.member_id ORDER BY m.member_id), '{}'),
-           coalesce(jsonb_object_agg(m.member_id, to_jsonb(m.topics)), '{}')
-      INTO mids, mtopics
-      FROM mq.group_member m WHERE m.group_id = p_group;
+    SELECT coalesce(array_agg(m.member_id ORDER BY m.member_id), '{}')
+      INTO mids FROM mq.group_member m WHERE m.group_id = p_group;
     nm := cardinality(mids);
+    SELECT coalesce(jsonb_object_agg(x.topic, x.idx), '{}') INTO elig
+      FROM (SELECT s.topic, jsonb_agg(s.idx ORDER BY s.idx) AS idx
+              FROM (SELECT unnest(m.topics) AS topic, array_position(mids, m.member_id) AS idx
+                      FROM mq.group_member m WHERE m.group_id = p_group) s
+             GROUP BY s.topic) x;
 
-    -- every partition of every subscribed topic, with its current owner if
-    -- that owner is still a member subscribed to the topic
+    -- every partition of every subscribed topic, with its current owner
+    -- if that owner is still a member subscribed to the topic
     SELECT coalesce(array_agg(t.topic_id ORDER BY t.name, p.partition), '{}'),
            coalesce(array_agg(t.name ORDER BY t.name, p.partition), '{}'),
            coalesce(array_agg(p.partition ORDER BY t.name, p.partition), '{}'),
-           coalesce(array_agg(CASE WHEN mtopics->a.member_id ? t.name THEN a.member_id END
+           coalesce(array_agg(CASE WHEN elig->t.name @> to_jsonb(array_position(mids, a.member_id))
+                                   THEN array_position(mids, a.member_id) ELSE 0 END
                               ORDER BY t.name, p.partition), '{}')
       INTO p_tid, p_name, p_part, p_owner
       FROM mq.topic t
       JOIN mq.partition p ON p.topic_id = t.topic_id
       LEFT JOIN mq.group_assignment a
              ON a.group_id = p_group AND a.topic_id = t.topic_id AND a.partition = p.partition
-     WHERE t.name IN (SELECT jsonb_array_elements_text(e.tops) FROM jsonb_each(mtopics) e(mem, tops));
+     WHERE elig ? t.name;
     n := cardinality(p_tid);
 
     IF nm > 0 AND n > 0 THEN
         IF strat = 'range' THEN
-            FOR r IN SELECT DISTINCT x AS name FROM unnest(p_name) x LOOP
+            FOR tname IN SELECT DISTINCT x FROM unnest(p_name) x LOOP
                 DECLARE
-                    tm text[] := ARRAY(SELECT x FROM unnest(mids) x WHERE mtopics->x ? r.name ORDER BY x);
-                    idx integer[] := ARRAY(SELECT g FROM generate_subscripts(p_name, 1) g WHERE p_name[g] = r.name ORDER BY p_part[g]);
-                    per integer;
-                    rem integer;
+                    subs integer[] := ARRAY(SELECT jsonb_array_elements_text(elig->tname)::integer);
+                    idx integer[] := ARRAY(SELECT g FROM generate_subscripts(p_name, 1) g
+                                            WHERE p_name[g] = tname ORDER BY p_part[g]);
+                    per integer := cardinality(idx) / cardinality(subs);
+                    rem integer := cardinality(idx) % cardinality(subs);
                     pos integer := 1;
                 BEGIN
-                    CONTINUE WHEN cardinality(tm) = 0;
-                    per := cardinality(idx) / cardinality(tm);
-                    rem := cardinality(idx) % cardinality(tm);
-                    FOR mi IN 1 .. cardinality(tm) LOOP
+                    FOR mi IN 1 .. cardinality(subs) LOOP
                         FOR q IN 1 .. per + CASE WHEN mi <= rem THEN 1 ELSE 0 END LOOP
-                            p_owner[idx[pos]] := tm[mi];
+                            p_owner[idx[pos]] := subs[mi];
                             pos := pos + 1;
                         END LOOP;
                     END LOOP;
@@ -847,72 +847,60 @@ BEGIN
             END LOOP;
         ELSIF strat = 'roundrobin' THEN
             FOR i IN 1 .. n LOOP
-                p_owner[i] := NULL;
-                FOR k IN 0 .. nm - 1 LOOP
-                    j := (rr + k) % nm + 1;
-                    IF mtopics->mids[j] ? p_name[i] THEN
-                        p_owner[i] := mids[j];
-                        rr := j;   -- next partition starts after this member
-                        EXIT;
-                    END IF;
-                END LOOP;
+                e := ARRAY(SELECT jsonb_array_elements_text(elig->p_name[i])::integer);
+                -- the first subscriber after the member that got the last one
+                best := coalesce((SELECT min(x) FROM unnest(e) x WHERE x > rr), e[1]);
+                p_owner[i] := best;
+                rr := best;
             END LOOP;
         ELSE
             -- cooperative-sticky
-            FOREACH best IN ARRAY mids LOOP
-                cnt := cnt || jsonb_build_object(best, 0);
-            END LOOP;
+            cnt := array_fill(0, ARRAY[nm]);
             FOR i IN 1 .. n LOOP
-                IF p_owner[i] IS NOT NULL THEN
-                    cnt := jsonb_set(cnt, ARRAY[p_owner[i]], to_jsonb((cnt->>p_owner[i])::integer + 1));
+                IF p_owner[i] > 0 THEN
+                    cnt[p_owner[i]] := cnt[p_owner[i]] + 1;
                 END IF;
             END LOOP;
+            -- fair shares: base each, one more for the `extra` most loaded
             base := n / nm;
             extra := n % nm;
-            -- the `extra` most loaded members may keep base + 1
-            i := 0;
-            FOR r IN SELECT key AS mid FROM jsonb_each_text(cnt) ORDER BY value::integer DESC, key LOOP
-                cap := cap || jsonb_build_object(r.mid, base + CASE WHEN i < extra THEN 1 ELSE 0 END);
-                i := i + 1;
+            cap := array_fill(base, ARRAY[nm]);
+            FOR j IN SELECT g FROM generate_subscripts(cnt, 1) g ORDER BY cnt[g] DESC, g LIMIT extra LOOP
+                cap[j] := base + 1;
             END LOOP;
-            -- release what is over the cap (the highest partitions first)
+            -- release what is over the share, highest partitions first
             FOR i IN REVERSE n .. 1 LOOP
-                IF p_owner[i] IS NOT NULL
-                   AND (cnt->>p_owner[i])::integer > (cap->>p_owner[i])::integer THEN
-                    cnt := jsonb_set(cnt, ARRAY[p_owner[i]], to_jsonb((cnt->>p_owner[i])::integer - 1));
-                    p_owner[i] := NULL;
+                IF p_owner[i] > 0 AND cnt[p_owner[i]] > cap[p_owner[i]] THEN
+                    cnt[p_owner[i]] := cnt[p_owner[i]] - 1;
+                    p_owner[i] := 0;
                 END IF;
             END LOOP;
-            -- give the rest to the least loaded eligible member
+            -- the rest goes to the least loaded subscriber
             FOR i IN 1 .. n LOOP
-                CONTINUE WHEN p_owner[i] IS NOT NULL;
-                best := NULL;
-                FOR j IN 1 .. nm LOOP
-                    CONTINUE WHEN NOT mtopics->mids[j] ? p_name[i];
-                    c := (cnt->>mids[j])::integer;
-                    IF best IS NULL OR c < bestcnt THEN
-                        best := mids[j];
-                        bestcnt := c;
+                CONTINUE WHEN p_owner[i] > 0;
+                e := ARRAY(SELECT jsonb_array_elements_text(elig->p_name[i])::integer);
+                best := e[1];
+                FOREACH j IN ARRAY e LOOP
+                    IF cnt[j] < cnt[best] THEN
+                        best := j;
                     END IF;
                 END LOOP;
                 p_owner[i] := best;
-                IF best IS NOT NULL THEN
-                    cnt := jsonb_set(cnt, ARRAY[best], to_jsonb(bestcnt + 1));
-                END IF;
+                cnt[best] := cnt[best] + 1;
             END LOOP;
         END IF;
     END IF;
 
-    -- store: drop rows whose owner changed or whose partition is gone,
-    -- add the new ones; unchanged rows are not touched
+    -- store: drop rows whose owner changed or whose partition is gone, add
+    -- the new ones; rows that keep their owner are not touched (nor locked)
     DELETE FROM mq.group_assignment a
      WHERE a.group_id = p_group
        AND NOT EXISTS (SELECT 1 FROM unnest(p_tid, p_part, p_owner) x(t, p, o)
-                        WHERE x.t = a.topic_id AND x.p = a.partition AND x.o = a.member_id);
+                        WHERE x.t = a.topic_id AND x.p = a.partition AND mids[x.o] = a.member_id);
     INSERT INTO mq.group_assignment (group_id, member_id, topic_id, partition, generation)
-    SELECT p_group, x.o, x.t, x.p, gen
+    SELECT p_group, mids[x.o], x.t, x.p, gen
       FROM unnest(p_tid, p_part, p_owner) x(t, p, o)
-     WHERE x.o IS NOT NULL
+     WHERE x.o > 0
     ON CONFLICT (group_id, topic_id, partition) DO NOTHING;
 
     PERFORM mq._note_group_change(p_group);
