@@ -366,11 +366,17 @@ BEGIN
     UPDATE mq.topic t SET partitions = total WHERE t.topic_id = id;
     INSERT INTO mq.partition (topic_id, partition)
         SELECT id, p FROM generate_series(cur, total - 1) p;
+    PERFORM mq._note_topic_change(id);
     RAISE WARNING 'records with a key now map to different partitions of topic "%"', topic
         USING DETAIL = format('The topic went from %s to %s partitions; ordering per key holds only within records produced after this change.', cur, total);
 END
 $$;
 COMMENT ON FUNCTION mq.add_partitions(text, integer) IS 'grow a topic to the given total number of partitions';
+
+CREATE FUNCTION mq._note_topic_change(topic_id integer) RETURNS void
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_note_topic_change';
 
 CREATE FUNCTION mq._forget_topic(topic_relid oid) RETURNS void
     LANGUAGE c STRICT

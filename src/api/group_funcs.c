@@ -27,6 +27,7 @@ PG_FUNCTION_INFO_V1(mq_bind_session);
 PG_FUNCTION_INFO_V1(mq_session_start);
 PG_FUNCTION_INFO_V1(mq_session_alive);
 PG_FUNCTION_INFO_V1(mq_note_group_change);
+PG_FUNCTION_INFO_V1(mq_note_topic_change);
 
 Datum
 mq_watch_channel(PG_FUNCTION_ARGS)
@@ -99,5 +100,18 @@ mq_note_group_change(PG_FUNCTION_ARGS)
 {
 	MqRequirePreload();
 	MqNoteGroupChange(MqGroupHash(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	PG_RETURN_VOID();
+}
+
+/*
+ * Wake the pollers of a topic once this transaction commits, as an append
+ * would: used when its partition count grows, so that groups reading it
+ * rebalance without waiting for their poll timeout.
+ */
+Datum
+mq_note_topic_change(PG_FUNCTION_ARGS)
+{
+	if (MqPreloaded)
+		MqNoteAppend(PG_GETARG_INT32(0));
 	PG_RETURN_VOID();
 }
