@@ -1219,7 +1219,8 @@ $$;
 COMMENT ON FUNCTION mq.poll(text, integer, integer, text) IS 'records from the member''s partitions, advancing its positions; waits up to timeout_ms for records; also the heartbeat';
 
 /* Lock a partition's assignment row if the member owns it, else fail as Kafka's CommitFailedException. */
-CREATE FUNCTION mq._owned(m mq.group_member, p_topic text, p_partition integer, for_update boolean)
+CREATE FUNCTION mq._owned(m mq.group_member, p_topic text, p_partition integer, for_update boolean,
+                          action text DEFAULT 'commit')
     RETURNS integer
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -1243,8 +1244,8 @@ BEGIN
     END IF;
     IF NOT FOUND THEN
         SELECT g.generation INTO gen FROM mq.consumer_group g WHERE g.group_id = m.group_id;
-        RAISE EXCEPTION 'commit failed: member "%" of group "%" does not own topic "%" partition % in generation %',
-                        m.member_id, m.group_id, p_topic, p_partition, gen
+        RAISE EXCEPTION '% failed: member "%" of group "%" does not own topic "%" partition % in generation %',
+                        action, m.member_id, m.group_id, p_topic, p_partition, gen
             USING ERRCODE = 'MQ010',
                   DETAIL = 'The group was rebalanced and the partition now belongs to another member, or never belonged to this one.',
                   HINT = 'Poll again to get the current assignment; records not committed will be delivered again.';
@@ -1308,7 +1309,7 @@ BEGIN
     IF seek."offset" IS NULL OR seek."offset" < 0 THEN
         RAISE EXCEPTION 'offset must not be negative' USING ERRCODE = '22023';
     END IF;
-    tid := mq._owned(m, seek.topic, seek.partition, true);
+    tid := mq._owned(m, seek.topic, seek.partition, true, 'seek');
     UPDATE mq.group_assignment ga SET position = seek."offset"
      WHERE ga.group_id = m.group_id AND ga.topic_id = tid AND ga.partition = seek.partition;
 END
@@ -1325,7 +1326,7 @@ DECLARE
     m mq.group_member := mq._member(seek.group_id, seek.member_id);
     tid integer;
 BEGIN
-    tid := mq._owned(m, seek.topic, seek.partition, true);
+    tid := mq._owned(m, seek.topic, seek.partition, true, 'seek');
     UPDATE mq.group_assignment ga
        SET position = coalesce(mq.offset_for_time(seek.topic, seek.partition, seek.ts),
                                mq.latest_offset(seek.topic, seek.partition))

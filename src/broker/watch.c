@@ -22,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "commands/async.h"
 #include "common/md5.h"
 #include "lib/stringinfo.h"
@@ -34,24 +35,22 @@
 #define MQ_CHANNEL_PREFIX	"mq.topic."
 #define MQ_NOTIFY_PAYLOAD_MAX 7900
 
-typedef struct NotedPartition
+/*
+ * One append to remember, with the subtransaction level that made it: an
+ * append rolled back to a savepoint must not be announced.
+ */
+typedef struct Note
 {
+	char	   *topic;
 	int32		partition;
 	int64		last_offset;
-} NotedPartition;
-
-typedef struct NotedTopic
-{
-	char	   *name;
-	int			nparts;
-	int			cap;
-	NotedPartition *parts;
-} NotedTopic;
+	int			level;
+} Note;
 
 static MemoryContext watch_cxt = NULL;
-static NotedTopic *noted = NULL;
-static int	nnoted = 0;
-static int	noted_cap = 0;
+static Note *notes = NULL;
+static int	nnotes = 0;
+static int	notes_cap = 0;
 
 char *
 MqWatchChannel(const char *topic_name)
@@ -71,68 +70,102 @@ MqWatchChannel(const char *topic_name)
 void
 MqWatchNoteAppend(const char *topic_name, int32 partition, int64 last_offset)
 {
-	NotedTopic *t = NULL;
+	int			level = GetCurrentTransactionNestLevel();
 	MemoryContext old;
+
+	/* same topic, partition and level as the last note: just move it on */
+	for (int i = nnotes - 1; i >= 0 && notes[i].level == level; i--)
+	{
+		if (notes[i].partition == partition && strcmp(notes[i].topic, topic_name) == 0)
+		{
+			notes[i].last_offset = Max(notes[i].last_offset, last_offset);
+			return;
+		}
+	}
 
 	if (watch_cxt == NULL)
 		watch_cxt = AllocSetContextCreate(TopMemoryContext, "mqext watch",
 										  ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(watch_cxt);
-
-	for (int i = 0; i < nnoted; i++)
-		if (strcmp(noted[i].name, topic_name) == 0)
-			t = &noted[i];
-	if (t == NULL)
+	if (nnotes >= notes_cap)
 	{
-		if (nnoted >= noted_cap)
-		{
-			noted_cap = Max(4, noted_cap * 2);
-			noted = noted ? repalloc(noted, noted_cap * sizeof(NotedTopic)) :
-				palloc(noted_cap * sizeof(NotedTopic));
-		}
-		t = &noted[nnoted++];
-		t->name = pstrdup(topic_name);
-		t->nparts = 0;
-		t->cap = 4;
-		t->parts = palloc(t->cap * sizeof(NotedPartition));
+		notes_cap = Max(8, notes_cap * 2);
+		notes = notes ? repalloc(notes, notes_cap * sizeof(Note)) :
+			palloc(notes_cap * sizeof(Note));
 	}
-	for (int i = 0; i < t->nparts; i++)
-	{
-		if (t->parts[i].partition == partition)
-		{
-			t->parts[i].last_offset = Max(t->parts[i].last_offset, last_offset);
-			MemoryContextSwitchTo(old);
-			return;
-		}
-	}
-	if (t->nparts >= t->cap)
-	{
-		t->cap *= 2;
-		t->parts = repalloc(t->parts, t->cap * sizeof(NotedPartition));
-	}
-	t->parts[t->nparts].partition = partition;
-	t->parts[t->nparts].last_offset = last_offset;
-	t->nparts++;
+	notes[nnotes].topic = pstrdup(topic_name);
+	notes[nnotes].partition = partition;
+	notes[nnotes].last_offset = last_offset;
+	notes[nnotes].level = level;
+	nnotes++;
 	MemoryContextSwitchTo(old);
 }
 
+/* A subtransaction ended: forget its notes, or hand them to its parent. */
+void
+MqWatchSubXactEnd(bool commit)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	int			kept = 0;
+
+	for (int i = 0; i < nnotes; i++)
+	{
+		if (notes[i].level >= level)
+		{
+			if (!commit)
+				continue;
+			notes[i].level = level - 1;
+		}
+		notes[kept++] = notes[i];
+	}
+	nnotes = kept;
+}
+
+static int
+note_cmp(const void *a, const void *b)
+{
+	const Note *x = (const Note *) a;
+	const Note *y = (const Note *) b;
+	int			c = strcmp(x->topic, y->topic);
+
+	if (c != 0)
+		return c;
+	return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* One NOTIFY per topic, with the last offset written in each partition. */
 void
 MqWatchNotifyAtPreCommit(void)
 {
-	for (int i = 0; i < nnoted; i++)
+	int			i = 0;
+
+	if (nnotes == 0)
+		return;
+	qsort(notes, nnotes, sizeof(Note), note_cmp);
+	while (i < nnotes)
 	{
-		NotedTopic *t = &noted[i];
+		const char *topic = notes[i].topic;
 		StringInfoData buf;
 		int			parts_start;
+		bool		first = true;
 
 		initStringInfo(&buf);
 		appendStringInfoString(&buf, "{\"topic\": ");
-		escape_json(&buf, t->name);
+		escape_json(&buf, topic);
 		parts_start = buf.len;
 		appendStringInfoString(&buf, ", \"partitions\": {");
-		for (int p = 0; p < t->nparts; p++)
-			appendStringInfo(&buf, "%s\"%d\": " INT64_FORMAT, p > 0 ? ", " : "",
-							 t->parts[p].partition, t->parts[p].last_offset);
+		while (i < nnotes && strcmp(notes[i].topic, topic) == 0)
+		{
+			int32		partition = notes[i].partition;
+			int64		last = notes[i].last_offset;
+
+			for (; i < nnotes && strcmp(notes[i].topic, topic) == 0 &&
+				 notes[i].partition == partition; i++)
+				last = Max(last, notes[i].last_offset);
+			appendStringInfo(&buf, "%s\"%d\": " INT64_FORMAT, first ? "" : ", ",
+							 partition, last);
+			first = false;
+		}
 		appendStringInfoString(&buf, "}}");
 		if (buf.len > MQ_NOTIFY_PAYLOAD_MAX)
 		{
@@ -140,7 +173,7 @@ MqWatchNotifyAtPreCommit(void)
 			buf.data[buf.len] = '\0';
 			appendStringInfoString(&buf, ", \"truncated\": true}");
 		}
-		Async_Notify(MqWatchChannel(t->name), buf.data);
+		Async_Notify(MqWatchChannel(topic), buf.data);
 		pfree(buf.data);
 	}
 	MqWatchForget();
@@ -149,9 +182,9 @@ MqWatchNotifyAtPreCommit(void)
 void
 MqWatchForget(void)
 {
-	nnoted = 0;
-	noted = NULL;
-	noted_cap = 0;
+	nnotes = 0;
+	notes = NULL;
+	notes_cap = 0;
 	if (watch_cxt != NULL)
 		MemoryContextReset(watch_cxt);
 }

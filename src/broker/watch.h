@@ -11,6 +11,7 @@
 extern char *MqWatchChannel(const char *topic_name);
 extern void MqWatchNoteAppend(const char *topic_name, int32 partition,
 							  int64 last_offset);
+extern void MqWatchSubXactEnd(bool commit);
 extern void MqWatchNotifyAtPreCommit(void);
 extern void MqWatchForget(void);
 

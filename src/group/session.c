@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/backend_status.h"
+#include "utils/snapmgr.h"
 
 #include "group/session.h"
 #include "mqext.h"
@@ -55,17 +56,23 @@ mq_session_exit(int code, Datum arg)
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 		if (OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true)))
 		{
+			PushActiveSnapshot(GetTransactionSnapshot());
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			SPI_execute("SELECT mq._session_exit()", false, 0);
 			SPI_finish();
+			PopActiveSnapshot();
 		}
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		CommitTransactionCommand();
 	}
 	PG_CATCH();
 	{
-		/* leaving is best effort: the sweep removes what we could not */
+		/*
+		 * Leaving is best effort: the sweep removes what we could not.  (While
+		 * the process exits, elog turns an ERROR into FATAL, which does not
+		 * come back here; the process just ends a little earlier.)
+		 */
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();

@@ -61,8 +61,26 @@ mq_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+static void
+mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	switch (event)
+	{
+		case SUBXACT_EVENT_COMMIT_SUB:
+			MqWatchSubXactEnd(true);
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			MqWatchSubXactEnd(false);
+			break;
+		default:
+			break;
+	}
+}
+
 void
 MqXactHooksInit(void)
 {
 	RegisterXactCallback(mq_xact_callback, NULL);
+	RegisterSubXactCallback(mq_subxact_callback, NULL);
 }
