@@ -230,7 +230,7 @@ DECLARE
     id integer;
 BEGIN
     IF for_update THEN
-        SELECT t.topic_id INTO id FROM mq.topic t WHERE t.name = topic FOR UPDATE;
+        SELECT t.topic_id INTO id FROM mq.topic t WHERE t.name = topic FOR NO KEY UPDATE;
     ELSE
         SELECT t.topic_id INTO id FROM mq.topic t WHERE t.name = topic;
     END IF;
@@ -635,7 +635,11 @@ CREATE TABLE mq.group_offset (
 );
 COMMENT ON TABLE mq.group_offset IS 'mqext catalog: committed offsets (the next offset to read) per group and partition';
 
-CREATE FUNCTION mq._wait_for_records(group_id text, topics text[], partitions integer[],
+CREATE FUNCTION mq._group_epoch(group_id text) RETURNS bigint
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_group_epoch';
+CREATE FUNCTION mq._wait_for_records(group_id text, epoch bigint, topics text[], partitions integer[],
                                      positions bigint[], timeout_ms integer) RETURNS boolean
     LANGUAGE c STRICT VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -767,9 +771,11 @@ $$;
 
 /*
  * Compute and store a new assignment, bumping the generation.  Caller holds
- * the group row FOR UPDATE.  Partitions that keep their owner keep their
- * row (position, lock) untouched; moved ones get a new row whose position
- * starts from the committed offset.
+ * the group row FOR NO KEY UPDATE (not FOR UPDATE: the foreign keys of
+ * committed offsets take KEY SHARE on it, and a member committing while a
+ * rebalance waits for its rows must not deadlock).  Partitions that keep
+ * their owner keep their row (position, lock) untouched; moved ones get a
+ * new row whose position starts from the committed offset.
  *
  * cooperative-sticky: current owners keep what they own up to their fair
  * share (n/m, the first n%m members by current load one more); what is
@@ -874,11 +880,16 @@ BEGIN
             FOR j IN SELECT g FROM generate_subscripts(cnt, 1) g ORDER BY cnt[g] DESC, g LIMIT extra LOOP
                 cap[j] := base + 1;
             END LOOP;
-            -- release what is over the share, highest partitions first
+            -- release what is over the share, highest partitions first, but
+            -- only where another subscriber of the topic has room for it
+            -- (members may subscribe to different topics)
             FOR i IN REVERSE n .. 1 LOOP
                 IF p_owner[i] > 0 AND cnt[p_owner[i]] > cap[p_owner[i]] THEN
-                    cnt[p_owner[i]] := cnt[p_owner[i]] - 1;
-                    p_owner[i] := 0;
+                    e := ARRAY(SELECT jsonb_array_elements_text(elig->p_name[i])::integer);
+                    IF EXISTS (SELECT 1 FROM unnest(e) x WHERE x <> p_owner[i] AND cnt[x] < cap[x]) THEN
+                        cnt[p_owner[i]] := cnt[p_owner[i]] - 1;
+                        p_owner[i] := 0;
+                    END IF;
                 END IF;
             END LOOP;
             -- the rest goes to the least loaded subscriber
@@ -941,7 +952,7 @@ BEGIN
     IF NOT stale THEN
         RETURN false;
     END IF;
-    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR UPDATE;
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE;
     DELETE FROM mq.group_member m
      WHERE m.group_id = p_group
        AND CASE WHEN m.session_bound
@@ -965,7 +976,7 @@ BEGIN
     FOR g IN SELECT DISTINCT m.group_id FROM mq.group_member m
               WHERE m.session_bound AND m.session_pid = pg_backend_pid()
                 AND m.session_start = mq._session_start() ORDER BY 1 LOOP
-        PERFORM 1 FROM mq.consumer_group cg WHERE cg.group_id = g FOR UPDATE;
+        PERFORM 1 FROM mq.consumer_group cg WHERE cg.group_id = g FOR NO KEY UPDATE;
         DELETE FROM mq.group_member m
          WHERE m.group_id = g AND m.session_bound AND m.session_pid = pg_backend_pid()
            AND m.session_start = mq._session_start();
@@ -1006,7 +1017,7 @@ BEGIN
 
     INSERT INTO mq.consumer_group (group_id, strategy) VALUES (subscribe.group_id, strat)
         ON CONFLICT DO NOTHING;
-    SELECT * INTO grp FROM mq.consumer_group g WHERE g.group_id = subscribe.group_id FOR UPDATE;
+    SELECT * INTO grp FROM mq.consumer_group g WHERE g.group_id = subscribe.group_id FOR NO KEY UPDATE;
     PERFORM mq._sweep(subscribe.group_id);
 
     IF mid IS NULL THEN
@@ -1060,7 +1071,7 @@ AS $$
 DECLARE
     m mq.group_member := mq._member(unsubscribe.group_id, unsubscribe.member_id);
 BEGIN
-    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = m.group_id FOR UPDATE;
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = m.group_id FOR NO KEY UPDATE;
     DELETE FROM mq.group_member gm WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
     PERFORM mq._rebalance(m.group_id);
 END
@@ -1124,6 +1135,8 @@ DECLARE
     c_tid integer[];
     c_part integer[];
     c_pos bigint[];
+    epoch bigint;
+    lso bigint;
 BEGIN
     IF poll.max_records IS NULL OR poll.max_records < 1 THEN
         RAISE EXCEPTION 'max_records must be at least 1' USING ERRCODE = '22023';
@@ -1138,6 +1151,7 @@ BEGIN
                     (m.config->>'session.timeout.ms')::integer / 2) / 1000.0);
 
     LOOP
+        epoch := mq._group_epoch(m.group_id);
         rebalanced := mq._sweep(m.group_id);
         m := mq._member(m.group_id, m.member_id);
         wrote := rebalanced;
@@ -1161,13 +1175,19 @@ BEGIN
                    AND ga.generation = a.generation AND ga.position IS NULL;
                 wrote := true;
             END IF;
-            w_topics := w_topics || a.name;
-            w_parts := w_parts || a.partition;
-            w_pos := w_pos || pos;
             c_tid := c_tid || a.topic_id;
             c_part := c_part || a.partition;
             c_pos := c_pos || pos;
-            CONTINUE WHEN cardinality(got) >= want;
+            w_topics := w_topics || a.name;
+            w_parts := w_parts || a.partition;
+            IF cardinality(got) >= want THEN
+                w_pos := w_pos || pos;
+                CONTINUE;
+            END IF;
+            -- read before the fetch: if the fetch finds nothing, everything
+            -- below it was rolled back, and the wait must be for more than that
+            lso := mq.latest_offset(a.name, a.partition);
+            w_pos := w_pos || greatest(pos, lso);
             recs := ARRAY(SELECT ROW(f.topic, f.partition, f."offset", f.ts, f.key, f.value, f.headers)::mq._polled
                             FROM mq.fetch(a.name, a.partition, pos, want - cardinality(got)) f);
             CONTINUE WHEN cardinality(recs) = 0;
@@ -1187,7 +1207,7 @@ BEGIN
         EXIT WHEN cardinality(got) > 0 OR wrote OR clock_timestamp() >= deadline;
         -- nothing, and no lock taken: sleep until a producer commits to one
         -- of our partitions, the group is rebalanced, or the time is up
-        PERFORM mq._wait_for_records(m.group_id, w_topics, w_parts, w_pos,
+        PERFORM mq._wait_for_records(m.group_id, epoch, w_topics, w_parts, w_pos,
                     greatest(1, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::integer));
     END LOOP;
 
@@ -1357,7 +1377,7 @@ DECLARE
     nparts integer;
     target text := btrim(reset_offsets."to");
 BEGIN
-    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = reset_offsets.group_id FOR UPDATE;
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = reset_offsets.group_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'group "%" does not exist', reset_offsets.group_id USING ERRCODE = '42704';
     END IF;

@@ -28,6 +28,14 @@ PG_FUNCTION_INFO_V1(mq_session_start);
 PG_FUNCTION_INFO_V1(mq_session_alive);
 PG_FUNCTION_INFO_V1(mq_note_group_change);
 PG_FUNCTION_INFO_V1(mq_note_topic_change);
+PG_FUNCTION_INFO_V1(mq_group_epoch);
+
+/* The epoch a poller reads before its assignment (see poll_wait.c). */
+Datum
+mq_group_epoch(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) MqGroupEpoch(MqGroupHash(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+}
 
 Datum
 mq_watch_channel(PG_FUNCTION_ARGS)
@@ -35,7 +43,7 @@ mq_watch_channel(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(MqWatchChannel(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
 }
 
-/* mq._wait_for_records(group_id, topics text[], partitions int[], positions bigint[], timeout_ms) */
+/* mq._wait_for_records(group_id, epoch, topics text[], partitions int[], positions bigint[], timeout_ms) */
 Datum
 mq_wait_for_records(PG_FUNCTION_ARGS)
 {
@@ -49,14 +57,15 @@ mq_wait_for_records(PG_FUNCTION_ARGS)
 	char	  **topics;
 	int32	   *parts;
 	int64	   *positions;
-	int32		timeout_ms = PG_GETARG_INT32(4);
+	int64		epoch = PG_GETARG_INT64(1);
+	int32		timeout_ms = PG_GETARG_INT32(5);
 
 	MqRequirePreload();
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
 					  &tdat, NULL, &nt);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT4OID, 4, true, TYPALIGN_INT,
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), INT4OID, 4, true, TYPALIGN_INT,
 					  &pdat, NULL, &np);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), INT8OID, 8, FLOAT8PASSBYVAL,
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), INT8OID, 8, FLOAT8PASSBYVAL,
 					  TYPALIGN_DOUBLE, &odat, NULL, &no);
 	if (nt != np || nt != no)
 		elog(ERROR, "mq._wait_for_records: arrays of different lengths");
@@ -71,8 +80,8 @@ mq_wait_for_records(PG_FUNCTION_ARGS)
 	}
 	if (timeout_ms <= 0)
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(MqWaitForRecords(group_id, nt, topics, parts, positions,
-									timeout_ms));
+	PG_RETURN_BOOL(MqWaitForRecords(group_id, (uint64) epoch, nt, topics, parts,
+									positions, timeout_ms));
 }
 
 Datum

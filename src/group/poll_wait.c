@@ -9,9 +9,10 @@
  * rebalance never queues behind a sleeping member.
  *
  * Order matters: register as a waiter first, then look at the partitions'
- * last stable offsets, then sleep.  A commit that lands after the look
- * finds us registered and sets our latch; one that landed before it shows
- * in the LSO.
+ * last stable offsets and the group's epoch, then sleep.  A commit that
+ * lands after the look finds us registered and sets our latch; one that
+ * landed before it shows in the LSO or in the epoch, which the caller read
+ * before reading its assignment.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,9 +57,9 @@ records_available(int n, char **topics, const int32 *partitions,
  * Returns false only on timeout.
  */
 bool
-MqWaitForRecords(const char *group_id, int n, char **topics,
-				 const int32 *partitions, const int64 *positions,
-				 long timeout_ms)
+MqWaitForRecords(const char *group_id, uint64 group_epoch, int n,
+				 char **topics, const int32 *partitions,
+				 const int64 *positions, long timeout_ms)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   timeout_ms);
@@ -86,7 +87,9 @@ MqWaitForRecords(const char *group_id, int n, char **topics,
 		{
 			long		remaining;
 
-			if (records_available(n, topics, partitions, positions))
+			/* rebalanced since the caller read its assignment? */
+			if (MqGroupEpoch(MqGroupHash(group_id)) != group_epoch ||
+				records_available(n, topics, partitions, positions))
 			{
 				ready = true;
 				break;

@@ -48,9 +48,18 @@ typedef struct MqWaiter
 	Latch	   *latch;
 } MqWaiter;
 
+/*
+ * Group epochs: bumped (hashed, so shared by unrelated groups now and then)
+ * every time a rebalance of a group commits.  A poller reads its group's
+ * epoch before it reads its assignment and compares after registering, so
+ * a rebalance committed in between is not missed.
+ */
+#define MQ_GROUP_EPOCHS 1024
+
 typedef struct MqWaiters
 {
 	pg_atomic_uint32 nwaiters;
+	pg_atomic_uint64 group_epoch[MQ_GROUP_EPOCHS];
 	int			nslots;
 	MqWaiter	slots[FLEXIBLE_ARRAY_MEMBER];
 } MqWaiters;
@@ -87,6 +96,8 @@ MqWaitersShmemInit(void)
 	if (!found)
 	{
 		pg_atomic_init_u32(&Waiters->nwaiters, 0);
+		for (int i = 0; i < MQ_GROUP_EPOCHS; i++)
+			pg_atomic_init_u64(&Waiters->group_epoch[i], 0);
 		Waiters->nslots = total_procs();
 		for (int i = 0; i < Waiters->nslots; i++)
 		{
@@ -232,10 +243,26 @@ MqWaitGroupChanged(void)
 	return changed;
 }
 
+uint64
+MqGroupEpoch(uint32 group_hash)
+{
+	MqRequirePreload();
+	return pg_atomic_read_u64(&Waiters->group_epoch[group_hash % MQ_GROUP_EPOCHS]);
+}
+
 /* Commit callback: the transaction is visible; wake who waits for it. */
 void
 MqWakeAtCommit(void)
 {
+	if (Waiters != NULL)
+	{
+		if (noted_overflow)
+			for (int i = 0; i < MQ_GROUP_EPOCHS; i++)
+				pg_atomic_fetch_add_u64(&Waiters->group_epoch[i], 1);
+		else
+			for (int g = 0; g < noted_ngroups; g++)
+				pg_atomic_fetch_add_u64(&Waiters->group_epoch[noted_groups[g] % MQ_GROUP_EPOCHS], 1);
+	}
 	if ((noted_ntopics > 0 || noted_ngroups > 0 || noted_overflow) &&
 		Waiters != NULL && pg_atomic_read_u32(&Waiters->nwaiters) > 0)
 	{
@@ -253,6 +280,20 @@ MqWakeAtCommit(void)
 		}
 	}
 	MqForgetWakeups();
+}
+
+/*
+ * Abort callback of a transaction that had appends in flight: their end
+ * moved the LSO of those partitions, which may uncover committed records
+ * behind them, so the topics' pollers must look again.  Its rebalances
+ * never happened: no group is woken.
+ */
+void
+MqWakeAtAbort(void)
+{
+	noted_ngroups = 0;
+	noted_overflow = false;
+	MqWakeAtCommit();
 }
 
 void

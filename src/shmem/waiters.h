@@ -22,7 +22,9 @@ extern void MqWaitUnregister(void);
 
 extern void MqNoteAppend(int32 topic_id);
 extern void MqNoteGroupChange(uint32 group_hash);
+extern uint64 MqGroupEpoch(uint32 group_hash);
 extern void MqWakeAtCommit(void);
+extern void MqWakeAtAbort(void);
 extern void MqForgetWakeups(void);
 
 #endif							/* MQ_WAITERS_H */

@@ -51,8 +51,12 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			if (MqXactHasInflight())
+			{
 				MqPartitionReleaseInflight();
-			MqForgetWakeups();
+				MqWakeAtAbort();
+			}
+			else
+				MqForgetWakeups();
 			MqWatchForget();
 			MqWaitUnregister();
 			break;
