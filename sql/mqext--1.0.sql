@@ -635,10 +635,14 @@ CREATE TABLE mq.group_offset (
 );
 COMMENT ON TABLE mq.group_offset IS 'mqext catalog: committed offsets (the next offset to read) per group and partition';
 
-CREATE FUNCTION mq._group_epoch(group_id text) RETURNS bigint
+CREATE FUNCTION mq._key_epoch(key text) RETURNS bigint
     LANGUAGE c STRICT VOLATILE
     SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'mq_group_epoch';
+    AS 'MODULE_PATHNAME', 'mq_key_epoch';
+CREATE FUNCTION mq._wait_key(key text, epoch bigint, timeout_ms integer) RETURNS boolean
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_wait_key';
 CREATE FUNCTION mq._wait_for_records(group_id text, epoch bigint, topics text[], partitions integer[],
                                      positions bigint[], timeout_ms integer) RETURNS boolean
     LANGUAGE c STRICT VOLATILE
@@ -656,10 +660,10 @@ CREATE FUNCTION mq._session_alive(pid integer, started timestamptz) RETURNS bool
     LANGUAGE c STRICT VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_session_alive';
-CREATE FUNCTION mq._note_group_change(group_id text) RETURNS void
+CREATE FUNCTION mq._note_key_change(key text) RETURNS void
     LANGUAGE c STRICT VOLATILE
     SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'mq_note_group_change';
+    AS 'MODULE_PATHNAME', 'mq_note_key_change';
 
 CREATE FUNCTION mq.watch_channel(topic text) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
@@ -920,7 +924,7 @@ BEGIN
      WHERE x.o > 0
     ON CONFLICT (group_id, topic_id, partition) DO NOTHING;
 
-    PERFORM mq._note_group_change(p_group);
+    PERFORM mq._note_key_change(p_group);
 END
 $$;
 
@@ -973,6 +977,9 @@ AS $$
 DECLARE
     g text;
 BEGIN
+    -- ephemeral nodes of this session (mq.node is created further down; the
+    -- body is only parsed when called)
+    DELETE FROM mq.node n WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start();
     FOR g IN SELECT DISTINCT m.group_id FROM mq.group_member m
               WHERE m.session_bound AND m.session_pid = pg_backend_pid()
                 AND m.session_start = mq._session_start() ORDER BY 1 LOOP
@@ -1151,7 +1158,7 @@ BEGIN
                     (m.config->>'session.timeout.ms')::integer / 2) / 1000.0);
 
     LOOP
-        epoch := mq._group_epoch(m.group_id);
+        epoch := mq._key_epoch(m.group_id);
         rebalanced := mq._sweep(m.group_id);
         m := mq._member(m.group_id, m.member_id);
         wrote := rebalanced;
@@ -1461,6 +1468,772 @@ CREATE VIEW mq.consumer_lag AS
 COMMENT ON VIEW mq.consumer_lag IS 'per group and partition: committed offset, high watermark, lag and owning member';
 
 -------------------------------------------------------------------------------
+-- Coordination tree
+--
+-- A tree of nodes with ZooKeeper's semantics.  Every node has data, a data
+-- version (bumped by each set) and a children version (bumped by each
+-- child created or deleted).  Ephemeral nodes belong to a session (bound
+-- the way session-bound group members are: by (pid, backend start), gone
+-- from the session's exit callback or, after a crash, at the next sweep)
+-- or to a lease (a TTL renewed by keepalive, for connection poolers).
+-- Several changes in one transaction are atomic, as ZooKeeper's multi.
+--
+-- Watches: a trigger sends one NOTIFY per change on the node's channel
+-- (mq.node_watch) and on its parent's, delivered at commit, and wakes the
+-- backends blocked in mq.node_wait on either key.
+--
+-- The node functions are SECURITY DEFINER for the same reason as the
+-- group functions: the tree may only be changed through them, since they
+-- enforce ownership of ephemeral nodes and the versions.
+-------------------------------------------------------------------------------
+
+CREATE TABLE mq.lease (
+    lease_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ttl         interval NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE mq.lease IS 'mqext catalog: leases that keep ephemeral nodes alive without a session';
+
+CREATE TABLE mq.node (
+    path          text COLLATE "C" PRIMARY KEY,
+    parent        text COLLATE "C",        -- NULL for the root
+    data          bytea,
+    version       integer NOT NULL DEFAULT 0,
+    cversion      integer NOT NULL DEFAULT 0,
+    num_children  integer NOT NULL DEFAULT 0,
+    next_seq      bigint NOT NULL DEFAULT 0,    -- counter of sequential children
+    owner_pid     integer,                 -- owning session of an ephemeral
+    owner_start   timestamptz,             -- node: (pid, backend start)
+    lease_id      bigint REFERENCES mq.lease ON DELETE CASCADE,
+    ctime         timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    mtime         timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX ON mq.node (parent, path);
+CREATE INDEX ON mq.node (owner_pid) WHERE owner_pid IS NOT NULL;
+CREATE INDEX ON mq.node (lease_id) WHERE lease_id IS NOT NULL;
+INSERT INTO mq.node (path, parent) VALUES ('/', NULL);
+COMMENT ON TABLE mq.node IS 'mqext catalog: the coordination tree';
+
+CREATE FUNCTION mq.node_watch(path text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN octet_length('mq.node.' || path) <= 63 THEN 'mq.node.' || path
+                ELSE 'mq.node.' || md5(path) END;
+COMMENT ON FUNCTION mq.node_watch(text) IS 'the LISTEN channel of a node: its data changes, creation, deletion and children changes';
+
+/* Paths: absolute, /-separated, no empty, "." or ".." component, no trailing slash, at most 1024 bytes. */
+CREATE FUNCTION mq._check_path(path text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF path IS NULL THEN
+        RAISE EXCEPTION 'node path must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF octet_length(path) > 1024 THEN
+        RAISE EXCEPTION 'node path is longer than 1024 bytes' USING ERRCODE = '22023';
+    END IF;
+    IF path = '/' THEN
+        RETURN;
+    END IF;
+    IF left(path, 1) <> '/' OR right(path, 1) = '/' OR path ~ '//'
+       OR path ~ '/\.\.?(/|$)' OR path ~ '[\x00-\x1f\x7f]' THEN
+        RAISE EXCEPTION 'invalid node path "%"', path
+            USING ERRCODE = '22023',
+                  DETAIL = 'A path is absolute and /-separated, without empty, "." or ".." components, control characters or a trailing slash.';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION mq._parent(path text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN path = '/' THEN NULL
+                WHEN position('/' IN substr(path, 2)) = 0 THEN '/'
+                ELSE regexp_replace(path, '/[^/]*$', '') END;
+
+CREATE FUNCTION mq._node_max_data() RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN coalesce(pg_size_bytes(nullif(current_setting('mqext.node_max_data_bytes', true), '')), 1048576);
+
+CREATE FUNCTION mq._check_data(data bytea) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF octet_length(data) > mq._node_max_data() THEN
+        RAISE EXCEPTION 'node data of % bytes is larger than the limit of % bytes', octet_length(data), mq._node_max_data()
+            USING ERRCODE = '22023', HINT = 'Raise mqext.node_max_data_bytes.';
+    END IF;
+END
+$$;
+
+/* Who owns an ephemeral node, as node_get shows it. */
+CREATE FUNCTION mq._owner(n mq.node) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN n.lease_id IS NOT NULL THEN 'lease:' || n.lease_id
+                WHEN n.owner_pid IS NOT NULL
+                THEN 'session:' || n.owner_pid || ':' || (extract(epoch FROM n.owner_start) * 1000000)::bigint
+           END;
+
+/* Delete ephemeral nodes of ended sessions and of expired leases. */
+CREATE FUNCTION mq._sweep_nodes() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+BEGIN
+    FOR s IN SELECT DISTINCT n.owner_pid, n.owner_start FROM mq.node n
+              WHERE n.owner_pid IS NOT NULL LOOP
+        IF NOT mq._session_alive(s.owner_pid, s.owner_start) THEN
+            DELETE FROM mq.node n WHERE n.owner_pid = s.owner_pid AND n.owner_start = s.owner_start;
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM mq.lease l WHERE l.expires_at < clock_timestamp()) THEN
+        DELETE FROM mq.lease l WHERE l.expires_at < clock_timestamp();
+    END IF;
+END
+$$;
+
+/* Keep num_children and cversion of the parent, send the watches. */
+CREATE FUNCTION mq._node_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n mq.node;
+    event text;
+    pcv integer;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        n := OLD;
+        event := 'deleted';
+    ELSE
+        n := NEW;
+        event := CASE TG_OP WHEN 'INSERT' THEN 'created' ELSE 'changed' END;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.version = NEW.version THEN
+        RETURN NULL;   -- only num_children/cversion/next_seq moved: the
+                       -- children event below already told the watchers
+    END IF;
+    PERFORM pg_notify(mq.node_watch(n.path),
+                      json_build_object('path', n.path, 'event', event,
+                                        'version', CASE WHEN event = 'deleted' THEN NULL ELSE n.version END)::text);
+    PERFORM mq._note_key_change('node:' || n.path);
+    IF TG_OP IN ('INSERT', 'DELETE') AND n.parent IS NOT NULL THEN
+        UPDATE mq.node p
+           SET num_children = p.num_children + CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END,
+               cversion = p.cversion + 1
+         WHERE p.path = n.parent
+        RETURNING p.cversion INTO pcv;
+        IF FOUND THEN
+            PERFORM pg_notify(mq.node_watch(n.parent),
+                              json_build_object('path', n.parent, 'event', 'children',
+                                                'cversion', pcv, 'child', n.path,
+                                                'child_event', event)::text);
+            PERFORM mq._note_key_change('node:' || n.parent);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER node_changed AFTER INSERT OR UPDATE OR DELETE ON mq.node
+    FOR EACH ROW EXECUTE FUNCTION mq._node_changed();
+
+CREATE FUNCTION mq.lease_grant(ttl interval) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+BEGIN
+    IF ttl IS NULL OR ttl <= interval '0' THEN
+        RAISE EXCEPTION 'lease ttl must be positive' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO mq.lease (ttl, expires_at) VALUES (ttl, clock_timestamp() + ttl)
+        RETURNING lease_id INTO id;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION mq.lease_grant(interval) IS 'a lease that keeps its ephemeral nodes alive for ttl after each keepalive';
+
+CREATE FUNCTION mq.lease_keepalive(lease bigint) RETURNS timestamptz
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    exp timestamptz;
+BEGIN
+    PERFORM mq._sweep_nodes();
+    UPDATE mq.lease l SET expires_at = clock_timestamp() + l.ttl
+     WHERE l.lease_id = lease RETURNING l.expires_at INTO exp;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lease % does not exist', lease
+            USING ERRCODE = 'MQ025', DETAIL = 'It expired or was revoked; its nodes are gone.';
+    END IF;
+    RETURN exp;
+END
+$$;
+COMMENT ON FUNCTION mq.lease_keepalive(bigint) IS 'renew a lease; returns its new expiry; fails if it already expired';
+
+CREATE FUNCTION mq.lease_revoke(lease bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM mq.lease l WHERE l.lease_id = lease;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lease % does not exist', lease USING ERRCODE = 'MQ025';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mq.lease_revoke(bigint) IS 'end a lease now, deleting its nodes';
+
+CREATE FUNCTION mq._no_node(path text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'node "%" does not exist', path USING ERRCODE = 'MQ022';
+END
+$$;
+
+/* The caller may change an ephemeral node only if it owns it. */
+CREATE FUNCTION mq._check_owner(n mq.node, lease bigint) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (n.owner_pid IS NOT NULL
+        AND (n.owner_pid <> pg_backend_pid() OR n.owner_start <> mq._session_start()))
+       OR (n.lease_id IS NOT NULL AND n.lease_id IS DISTINCT FROM lease) THEN
+        RAISE EXCEPTION 'node "%" is ephemeral and owned by %', n.path, mq._owner(n)
+            USING ERRCODE = 'MQ026', HINT = 'Only its owner may change or delete it (pass lease => for a leased node).';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION mq.node_create(path text, data bytea DEFAULT NULL, ephemeral boolean DEFAULT false,
+                               sequential boolean DEFAULT false, ttl interval DEFAULT NULL,
+                               lease bigint DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    par text;
+    p mq.node;
+    actual text := path;
+    seq bigint;
+    lid bigint := lease;
+BEGIN
+    PERFORM mq._check_path(path);
+    PERFORM mq._check_data(data);
+    IF path = '/' THEN
+        RAISE EXCEPTION 'node "/" already exists' USING ERRCODE = 'MQ021';
+    END IF;
+    IF ttl IS NOT NULL AND lid IS NOT NULL THEN
+        RAISE EXCEPTION 'give ttl or lease, not both' USING ERRCODE = '22023';
+    END IF;
+    PERFORM mq._sweep_nodes();
+    IF ttl IS NOT NULL THEN
+        lid := mq.lease_grant(ttl);
+    ELSIF lid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mq.lease l WHERE l.lease_id = lid) THEN
+        RAISE EXCEPTION 'lease % does not exist', lid USING ERRCODE = 'MQ025';
+    END IF;
+    par := mq._parent(path);
+    -- lock the parent: sequential numbers and children counts are its own
+    SELECT * INTO p FROM mq.node n WHERE n.path = par FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'parent node "%" does not exist', par
+            USING ERRCODE = 'MQ022', HINT = 'Create it first, or use mq.node_create_all().';
+    END IF;
+    IF p.owner_pid IS NOT NULL OR p.lease_id IS NOT NULL THEN
+        RAISE EXCEPTION 'ephemeral node "%" cannot have children', par USING ERRCODE = 'MQ024';
+    END IF;
+    IF sequential THEN
+        UPDATE mq.node n SET next_seq = n.next_seq + 1 WHERE n.path = par RETURNING n.next_seq - 1 INTO seq;
+        actual := path || lpad(seq::text, 10, '0');
+        PERFORM mq._check_path(actual);
+    END IF;
+    IF EXISTS (SELECT 1 FROM mq.node n WHERE n.path = actual) THEN
+        RAISE EXCEPTION 'node "%" already exists', actual USING ERRCODE = 'MQ021';
+    END IF;
+    INSERT INTO mq.node (path, parent, data, owner_pid, owner_start, lease_id)
+    VALUES (actual, par, data,
+            CASE WHEN ephemeral AND lid IS NULL THEN pg_backend_pid() END,
+            CASE WHEN ephemeral AND lid IS NULL THEN mq._session_start() END,
+            lid);
+    IF ephemeral AND lid IS NULL THEN
+        PERFORM mq._bind_session();
+    END IF;
+    RETURN actual;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'node "%" already exists', actual USING ERRCODE = 'MQ021';
+END
+$$;
+COMMENT ON FUNCTION mq.node_create(text, bytea, boolean, boolean, interval, bigint) IS 'create a node (persistent, ephemeral, leased; optionally sequential); returns the path created';
+
+CREATE FUNCTION mq.node_create(path text, data text, ephemeral boolean DEFAULT false,
+                               sequential boolean DEFAULT false, ttl interval DEFAULT NULL,
+                               lease bigint DEFAULT NULL) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN mq.node_create(path, convert_to(data, 'UTF8'), ephemeral, sequential, ttl, lease);
+COMMENT ON FUNCTION mq.node_create(text, text, boolean, boolean, interval, bigint) IS 'node_create with text data (stored as UTF-8)';
+
+CREATE FUNCTION mq.node_create(path text, data jsonb, ephemeral boolean DEFAULT false,
+                               sequential boolean DEFAULT false, ttl interval DEFAULT NULL,
+                               lease bigint DEFAULT NULL) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN mq.node_create(path, convert_to(data::text, 'UTF8'), ephemeral, sequential, ttl, lease);
+COMMENT ON FUNCTION mq.node_create(text, jsonb, boolean, boolean, interval, bigint) IS 'node_create with JSON data';
+
+CREATE FUNCTION mq.node_create_all(path text, data bytea DEFAULT NULL, ephemeral boolean DEFAULT false,
+                                   sequential boolean DEFAULT false, ttl interval DEFAULT NULL,
+                                   lease bigint DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    prefix text := '';
+    parts text[];
+BEGIN
+    PERFORM mq._check_path(path);
+    parts := string_to_array(substr(path, 2), '/');
+    FOR i IN 1 .. cardinality(parts) - 1 LOOP
+        prefix := prefix || '/' || parts[i];
+        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = prefix) THEN
+            BEGIN
+                PERFORM mq.node_create(prefix);
+            EXCEPTION WHEN SQLSTATE 'MQ021' THEN
+                NULL;   -- created concurrently: fine
+            END;
+        END IF;
+    END LOOP;
+    RETURN mq.node_create(path, data, ephemeral, sequential, ttl, lease);
+END
+$$;
+COMMENT ON FUNCTION mq.node_create_all(text, bytea, boolean, boolean, interval, bigint) IS 'node_create, creating missing parents as persistent nodes';
+
+CREATE FUNCTION mq.node_create_all(path text, data text, ephemeral boolean DEFAULT false,
+                                   sequential boolean DEFAULT false, ttl interval DEFAULT NULL,
+                                   lease bigint DEFAULT NULL) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN mq.node_create_all(path, convert_to(data, 'UTF8'), ephemeral, sequential, ttl, lease);
+COMMENT ON FUNCTION mq.node_create_all(text, text, boolean, boolean, interval, bigint) IS 'node_create_all with text data (stored as UTF-8)';
+
+CREATE FUNCTION mq._node_get(p text) RETURNS SETOF mq.node
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM mq._check_path(p);
+    PERFORM mq._sweep_nodes();
+    RETURN QUERY SELECT * FROM mq.node n WHERE n.path = p;
+    IF NOT FOUND THEN
+        PERFORM mq._no_node(p);
+    END IF;
+END
+$$;
+
+-- SQL, not PL/pgSQL: the parameter and an output column are both "path"
+CREATE FUNCTION mq.node_get(path text)
+    RETURNS TABLE (path text, data bytea, version integer, cversion integer, num_children integer,
+                   ephemeral_owner text, ctime timestamptz, mtime timestamptz)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT n.path, n.data, n.version, n.cversion, n.num_children, mq._owner(n), n.ctime, n.mtime
+      FROM mq._node_get(node_get.path) n;
+END;
+COMMENT ON FUNCTION mq.node_get(text) IS 'a node with its data and versions';
+
+CREATE FUNCTION mq.node_exists(path text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+    PERFORM mq._check_path(path);
+    PERFORM mq._sweep_nodes();
+    RETURN EXISTS (SELECT 1 FROM mq.node n WHERE n.path = path);
+END
+$$;
+COMMENT ON FUNCTION mq.node_exists(text) IS 'whether a node exists';
+
+CREATE FUNCTION mq.node_children(path text) RETURNS SETOF text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+    PERFORM mq._check_path(path);
+    PERFORM mq._sweep_nodes();
+    IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = path) THEN
+        PERFORM mq._no_node(path);
+    END IF;
+    RETURN QUERY SELECT substr(n.path, length(path) + CASE WHEN path = '/' THEN 1 ELSE 2 END)
+                   FROM mq.node n WHERE n.parent = path ORDER BY n.path;
+END
+$$;
+COMMENT ON FUNCTION mq.node_children(text) IS 'the names of a node''s children, sorted';
+
+CREATE FUNCTION mq.node_set(path text, data bytea, expected_version integer DEFAULT -1,
+                            lease bigint DEFAULT NULL) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    n mq.node;
+BEGIN
+    PERFORM mq._check_path(path);
+    PERFORM mq._check_data(data);
+    PERFORM mq._sweep_nodes();
+    SELECT * INTO n FROM mq.node x WHERE x.path = path FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        PERFORM mq._no_node(path);
+    END IF;
+    PERFORM mq._check_owner(n, lease);
+    IF expected_version IS NOT NULL AND expected_version <> -1 AND expected_version <> n.version THEN
+        RAISE EXCEPTION 'version mismatch on node "%": expected %, found %', path, expected_version, n.version
+            USING ERRCODE = 'MQ020';
+    END IF;
+    UPDATE mq.node x SET data = node_set.data, version = x.version + 1, mtime = clock_timestamp()
+     WHERE x.path = path RETURNING x.version INTO n.version;
+    RETURN n.version;
+END
+$$;
+COMMENT ON FUNCTION mq.node_set(text, bytea, integer, bigint) IS 'set a node''s data if its version is expected_version (-1: any); returns the new version';
+
+CREATE FUNCTION mq.node_set(path text, data text, expected_version integer DEFAULT -1,
+                            lease bigint DEFAULT NULL) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN mq.node_set(path, convert_to(data, 'UTF8'), expected_version, lease);
+COMMENT ON FUNCTION mq.node_set(text, text, integer, bigint) IS 'node_set with text data (stored as UTF-8)';
+
+CREATE FUNCTION mq.node_set(path text, data jsonb, expected_version integer DEFAULT -1,
+                            lease bigint DEFAULT NULL) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN mq.node_set(path, convert_to(data::text, 'UTF8'), expected_version, lease);
+COMMENT ON FUNCTION mq.node_set(text, jsonb, integer, bigint) IS 'node_set with JSON data';
+
+CREATE FUNCTION mq.node_delete(path text, expected_version integer DEFAULT -1, recursive boolean DEFAULT false,
+                               lease bigint DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    n mq.node;
+    d mq.node;
+BEGIN
+    PERFORM mq._check_path(path);
+    IF path = '/' THEN
+        RAISE EXCEPTION 'the root node cannot be deleted' USING ERRCODE = '22023';
+    END IF;
+    PERFORM mq._sweep_nodes();
+    SELECT * INTO n FROM mq.node x WHERE x.path = path FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM mq._no_node(path);
+    END IF;
+    PERFORM mq._check_owner(n, lease);
+    IF expected_version IS NOT NULL AND expected_version <> -1 AND expected_version <> n.version THEN
+        RAISE EXCEPTION 'version mismatch on node "%": expected %, found %', path, expected_version, n.version
+            USING ERRCODE = 'MQ020';
+    END IF;
+    IF n.num_children > 0 AND NOT recursive THEN
+        RAISE EXCEPTION 'node "%" has % children', path, n.num_children
+            USING ERRCODE = 'MQ023', HINT = 'Delete them first, or pass recursive => true.';
+    END IF;
+    -- deepest first, so that every parent still exists when its child goes
+    FOR d IN SELECT * FROM mq.node x WHERE x.path LIKE replace(replace(replace(path, '\', '\\'), '%', '\%'), '_', '\_') || '/%'
+              ORDER BY length(x.path) DESC, x.path FOR UPDATE LOOP
+        PERFORM mq._check_owner(d, lease);
+        DELETE FROM mq.node x WHERE x.path = d.path;
+    END LOOP;
+    DELETE FROM mq.node x WHERE x.path = path;
+END
+$$;
+COMMENT ON FUNCTION mq.node_delete(text, integer, boolean, bigint) IS 'delete a node if its version is expected_version (-1: any); with its subtree when recursive';
+
+CREATE FUNCTION mq.node_wait(path text, known_version integer, timeout_ms integer) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    deadline timestamptz := clock_timestamp() + make_interval(secs => greatest(timeout_ms, 0) / 1000.0);
+    ep bigint;
+    v integer;
+    next_expiry timestamptz;
+BEGIN
+    PERFORM mq._check_path(path);
+    LOOP
+        ep := mq._key_epoch('node:' || path);
+        PERFORM mq._sweep_nodes();
+        SELECT x.version INTO v FROM mq.node x WHERE x.path = path;
+        IF NOT FOUND AND known_version <> -1 THEN
+            RETURN 'deleted';
+        ELSIF FOUND AND known_version = -1 THEN
+            RETURN 'created';
+        ELSIF FOUND AND v <> known_version THEN
+            RETURN 'changed';
+        END IF;
+        EXIT WHEN clock_timestamp() >= deadline;
+        -- wake for a change of this node, or when a lease may have expired
+        SELECT min(l.expires_at) INTO next_expiry FROM mq.lease l;
+        PERFORM mq._wait_key('node:' || path, ep,
+                    greatest(1, (extract(epoch FROM least(deadline, coalesce(next_expiry, deadline)) - clock_timestamp()) * 1000)::integer + 1));
+    END LOOP;
+    RETURN 'timeout';
+END
+$$;
+COMMENT ON FUNCTION mq.node_wait(text, integer, integer) IS 'wait until the node''s version differs from known_version (-1: until it exists), it is deleted or created; returns created, changed, deleted or timeout';
+
+-------------------------------------------------------------------------------
+-- Recipes: leader election, lock, barrier, fencing tokens
+--
+-- Candidates (and lock waiters) queue as ephemeral sequential children of
+-- a directory node; the first in line leads (holds the lock).  Each waits
+-- only for its predecessor's node to go, so a leader's death wakes its
+-- successor alone (no herd effect).  The fencing token of a leader is the
+-- sequence number of its node: it grows with every new leader.
+-------------------------------------------------------------------------------
+
+/* This session's (or this lease's) node in the queue under dir, if any. */
+CREATE FUNCTION mq._queue_mine(dir text, prefix text, lease bigint) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT n.path FROM mq.node n
+     WHERE n.parent = dir AND starts_with(n.path, dir || CASE WHEN dir = '/' THEN '' ELSE '/' END || prefix)
+       AND CASE WHEN lease IS NULL
+                THEN n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start()
+                ELSE n.lease_id = lease END
+     ORDER BY n.path LIMIT 1;
+END;
+
+/*
+ * Join the queue under dir (unless already in it) and wait up to
+ * timeout_ms (-1: for ever) to be first.  Returns whether we are first;
+ * on false our node stays in line unless leave_on_timeout.
+ */
+CREATE FUNCTION mq._queue_wait(dir text, prefix text, data bytea, timeout_ms integer,
+                               lease bigint, leave_on_timeout boolean) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text := dir || CASE WHEN dir = '/' THEN '' ELSE '/' END || prefix;
+    mine text;
+    pred text;
+    ep bigint;
+    deadline timestamptz;
+    next_expiry timestamptz;
+BEGIN
+    IF timeout_ms IS NULL OR timeout_ms < -1 THEN
+        RAISE EXCEPTION 'timeout_ms must be -1 (no limit) or more' USING ERRCODE = '22023';
+    END IF;
+    deadline := CASE WHEN timeout_ms = -1 THEN 'infinity'::timestamptz
+                     ELSE clock_timestamp() + make_interval(secs => timeout_ms / 1000.0) END;
+    PERFORM mq._check_path(dir);
+    PERFORM mq._sweep_nodes();
+    mine := mq._queue_mine(dir, prefix, lease);
+    IF mine IS NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = dir) THEN
+            BEGIN
+                PERFORM mq.node_create_all(dir);
+            EXCEPTION WHEN SQLSTATE 'MQ021' THEN
+                NULL;
+            END;
+        END IF;
+        mine := mq.node_create(base, data, ephemeral => true, sequential => true, lease => lease);
+    END IF;
+    LOOP
+        SELECT n.path INTO pred FROM mq.node n
+         WHERE n.parent = dir AND starts_with(n.path, base) AND n.path < mine
+         ORDER BY n.path DESC LIMIT 1;
+        IF pred IS NULL THEN
+            RETURN true;
+        END IF;
+        -- read the predecessor's epoch, then make sure it is still there
+        ep := mq._key_epoch('node:' || pred);
+        PERFORM mq._sweep_nodes();
+        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = pred) THEN
+            CONTINUE;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = mine) THEN
+            RAISE EXCEPTION 'our node "%" is gone', mine
+                USING ERRCODE = 'MQ025', DETAIL = 'Its lease expired or it was deleted.';
+        END IF;
+        IF clock_timestamp() >= deadline THEN
+            IF leave_on_timeout THEN
+                DELETE FROM mq.node n WHERE n.path = mine;
+            END IF;
+            RETURN false;
+        END IF;
+        SELECT min(l.expires_at) INTO next_expiry FROM mq.lease l;
+        PERFORM mq._wait_key('node:' || pred, ep,
+                    greatest(1, least(3600000, (extract(epoch FROM least(deadline, coalesce(next_expiry, deadline)) - clock_timestamp()) * 1000)::bigint + 1))::integer);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION mq.elect(election text, data bytea DEFAULT NULL, timeout_ms integer DEFAULT 0,
+                         lease bigint DEFAULT NULL) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN mq._queue_wait(election, 'n_', data, timeout_ms, lease, false);
+COMMENT ON FUNCTION mq.elect(text, bytea, integer, bigint) IS 'stand for leader of an election (or keep one''s place in line) and wait up to timeout_ms to lead; true when leading';
+
+CREATE FUNCTION mq.leader(election text) RETURNS TABLE (path text, data bytea)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM mq._check_path(election);
+    PERFORM mq._sweep_nodes();
+    RETURN QUERY SELECT n.path::text, n.data FROM mq.node n
+                  WHERE n.parent = election
+                    AND starts_with(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_')
+                  ORDER BY n.path LIMIT 1;
+END
+$$;
+COMMENT ON FUNCTION mq.leader(text) IS 'the current leader''s node and data (no row when nobody stands)';
+
+CREATE FUNCTION mq.resign(election text, lease bigint DEFAULT NULL) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mine text := mq._queue_mine(election, 'n_', lease);
+BEGIN
+    IF mine IS NULL THEN
+        RETURN false;
+    END IF;
+    DELETE FROM mq.node n WHERE n.path = mine;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION mq.resign(text, bigint) IS 'leave the line of an election (stepping down if leading); false if not a candidate';
+
+CREATE FUNCTION mq.fencing_token(election text, lease bigint DEFAULT NULL) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN right(mq._queue_mine(election, 'n_', lease), 10)::bigint;
+COMMENT ON FUNCTION mq.fencing_token(text, bigint) IS 'this candidate''s fencing token (its node''s sequence number); NULL if not a candidate';
+
+CREATE FUNCTION mq.fence(election text, token bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    lead text;
+BEGIN
+    PERFORM mq._check_path(election);
+    PERFORM mq._sweep_nodes();
+    -- lock the leader's node: it cannot be deleted (nor a successor lead)
+    -- before the caller's transaction ends
+    SELECT n.path INTO lead FROM mq.node n
+     WHERE n.parent = election
+       AND starts_with(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_')
+     ORDER BY n.path LIMIT 1 FOR KEY SHARE;
+    IF lead IS NULL OR token IS NULL OR right(lead, 10)::bigint <> token THEN
+        RAISE EXCEPTION 'fenced: token % is not the current leader''s of election "%"', token, election
+            USING ERRCODE = 'MQ027',
+                  DETAIL = CASE WHEN lead IS NULL THEN 'Nobody leads.'
+                                ELSE format('The leader''s token is %s.', right(lead, 10)::bigint) END,
+                  HINT = 'A deposed leader must stop writing.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mq.fence(text, bigint) IS 'fail unless token is the current leader''s; the leader cannot change before the caller''s transaction ends';
+
+CREATE FUNCTION mq.lock(path text, timeout_ms integer DEFAULT -1, lease bigint DEFAULT NULL) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN mq._queue_wait(path, 'lock-', NULL, timeout_ms, lease, true);
+COMMENT ON FUNCTION mq.lock(text, integer, bigint) IS 'take the lock at path, waiting up to timeout_ms (-1: for ever); released by mq.unlock or the end of the session (or lease)';
+
+CREATE FUNCTION mq.unlock(path text, lease bigint DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mine text := mq._queue_mine(path, 'lock-', lease);
+BEGIN
+    IF mine IS NULL THEN
+        RAISE EXCEPTION 'this session does not hold or wait for the lock "%"', path USING ERRCODE = 'MQ028';
+    END IF;
+    DELETE FROM mq.node n WHERE n.path = mine;
+END
+$$;
+COMMENT ON FUNCTION mq.unlock(text, bigint) IS 'release the lock at path';
+
+CREATE FUNCTION mq.barrier(path text, participants integer, timeout_ms integer DEFAULT -1,
+                           lease bigint DEFAULT NULL) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mine text;
+    arrived integer;
+    ep bigint;
+    deadline timestamptz;
+BEGIN
+    IF participants IS NULL OR participants < 1 THEN
+        RAISE EXCEPTION 'participants must be at least 1' USING ERRCODE = '22023';
+    END IF;
+    IF timeout_ms IS NULL OR timeout_ms < -1 THEN
+        RAISE EXCEPTION 'timeout_ms must be -1 (no limit) or more' USING ERRCODE = '22023';
+    END IF;
+    deadline := CASE WHEN timeout_ms = -1 THEN 'infinity'::timestamptz
+                     ELSE clock_timestamp() + make_interval(secs => timeout_ms / 1000.0) END;
+    PERFORM mq._check_path(path);
+    PERFORM mq._sweep_nodes();
+    mine := mq._queue_mine(path, 'p-', lease);
+    IF mine IS NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = barrier.path) THEN
+            BEGIN
+                PERFORM mq.node_create_all(path);
+            EXCEPTION WHEN SQLSTATE 'MQ021' THEN
+                NULL;
+            END;
+        END IF;
+        mine := mq.node_create(path || CASE WHEN path = '/' THEN '' ELSE '/' END || 'p-', NULL,
+                               ephemeral => true, sequential => true, lease => lease);
+    END IF;
+    LOOP
+        ep := mq._key_epoch('node:' || path);
+        PERFORM mq._sweep_nodes();
+        SELECT n.num_children INTO arrived FROM mq.node n WHERE n.path = barrier.path;
+        IF arrived >= participants THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() >= deadline THEN
+            DELETE FROM mq.node n WHERE n.path = mine;
+            RETURN false;
+        END IF;
+        PERFORM mq._wait_key('node:' || path, ep,
+                    greatest(1, least(3600000, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::bigint + 1))::integer);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mq.barrier(text, integer, integer, bigint) IS 'arrive at the barrier at path and wait until participants have arrived; on timeout leave it and return false';
+
+-------------------------------------------------------------------------------
 -- Privileges: nothing that reads or writes records is open to PUBLIC.
 -------------------------------------------------------------------------------
 
@@ -1469,6 +2242,7 @@ GRANT EXECUTE ON FUNCTION mq.partition_for(bytea, integer) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mq.default_config() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mq.default_consumer_config() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mq.watch_channel(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mq.node_watch(text) TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('mq.topic', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.partition', '');
@@ -1480,3 +2254,5 @@ SELECT pg_catalog.pg_extension_config_dump('mq.consumer_group', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.group_member', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.group_assignment', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.group_offset', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.lease', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.node', 'WHERE path <> ''/''');

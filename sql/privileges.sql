@@ -17,9 +17,9 @@ SELECT p.oid::regprocedure AS public_function
    AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                 WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
  ORDER BY p.oid::regprocedure::text;
--- SECURITY DEFINER only where members act on the group catalog, which
--- they may not write directly (see the Consumer groups section of the
--- extension script); each checks that the caller is the member it names
+-- SECURITY DEFINER only where callers act on the group catalog or the
+-- coordination tree, which they may not write directly (see those sections
+-- of the extension script); each checks membership or ownership itself
 SELECT oid::regprocedure AS security_definer FROM pg_proc
  WHERE pronamespace = 'mq'::regnamespace AND prosecdef ORDER BY oid::regprocedure::text;
 -- every function pins its search_path

@@ -13,6 +13,7 @@
 
 int			mq_max_partitions = 65536;
 int			mq_max_inflight_appends = 16384;
+int			mq_node_max_data_bytes = 1048576;
 
 void
 MqGucInit(void)
@@ -31,6 +32,14 @@ MqGucInit(void)
 							&mq_max_inflight_appends,
 							16384, 64, 16777216,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mqext.node_max_data_bytes",
+							gettext_noop("Largest data a coordination node may hold."),
+							NULL,
+							&mq_node_max_data_bytes,
+							1048576, 0, 1073741823,
+							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("mqext");

@@ -10,6 +10,7 @@
 
 extern int	mq_max_partitions;
 extern int	mq_max_inflight_appends;
+extern int	mq_node_max_data_bytes;
 
 extern void MqGucInit(void);
 

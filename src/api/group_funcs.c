@@ -26,15 +26,36 @@ PG_FUNCTION_INFO_V1(mq_wait_for_records);
 PG_FUNCTION_INFO_V1(mq_bind_session);
 PG_FUNCTION_INFO_V1(mq_session_start);
 PG_FUNCTION_INFO_V1(mq_session_alive);
-PG_FUNCTION_INFO_V1(mq_note_group_change);
+PG_FUNCTION_INFO_V1(mq_note_key_change);
 PG_FUNCTION_INFO_V1(mq_note_topic_change);
-PG_FUNCTION_INFO_V1(mq_group_epoch);
+PG_FUNCTION_INFO_V1(mq_key_epoch);
+PG_FUNCTION_INFO_V1(mq_wait_key);
 
-/* The epoch a poller reads before its assignment (see poll_wait.c). */
+/*
+ * Keys: a group id, or "node:<path>" for the coordination tree.  A waiter
+ * reads a key's epoch before it looks at what it waits for; a transaction
+ * that changed it notes the key, and its commit bumps the epoch and wakes
+ * the key's waiters.
+ */
 Datum
-mq_group_epoch(PG_FUNCTION_ARGS)
+mq_key_epoch(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64((int64) MqGroupEpoch(MqGroupHash(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+}
+
+/* mq._wait_key(key, epoch, timeout_ms): true when the epoch moved */
+Datum
+mq_wait_key(PG_FUNCTION_ARGS)
+{
+	char	   *key = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int64		epoch = PG_GETARG_INT64(1);
+	int32		timeout_ms = PG_GETARG_INT32(2);
+
+	MqRequirePreload();
+	if (timeout_ms <= 0)
+		PG_RETURN_BOOL(MqGroupEpoch(MqGroupHash(key)) != (uint64) epoch);
+	PG_RETURN_BOOL(MqWaitForRecords(key, (uint64) epoch, 0, NULL, NULL, NULL,
+									timeout_ms));
 }
 
 Datum
@@ -103,9 +124,9 @@ mq_session_alive(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(MqSessionAlive(PG_GETARG_INT32(0), PG_GETARG_TIMESTAMPTZ(1)));
 }
 
-/* Wake the group's members blocked in poll once this transaction commits. */
+/* Wake the key's waiters (a group's pollers) once this transaction commits. */
 Datum
-mq_note_group_change(PG_FUNCTION_ARGS)
+mq_note_key_change(PG_FUNCTION_ARGS)
 {
 	MqRequirePreload();
 	MqNoteGroupChange(MqGroupHash(text_to_cstring(PG_GETARG_TEXT_PP(0))));
