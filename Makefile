@@ -35,6 +35,7 @@ OBJS = \
 	src/broker/watch.o \
 	src/group/poll_wait.o \
 	src/group/session.o \
+	src/bgw/launcher.o \
 	src/api/group_funcs.o \
 	src/api/produce_funcs.o \
 	src/api/fetch_funcs.o \
@@ -46,7 +47,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 
 # pg_regress scripts live in sql/ beside the extension scripts (PG15's
 # pg_regress reads sql/ and expected/ under one input dir).
-REGRESS = topic produce fetch idempotence codec_vectors privileges group
+REGRESS = topic produce fetch idempotence codec_vectors privileges group coord
 ISOLATION = lso aborted multi_topic prepare segment_roll group_rebalance group_fencing group_poll_wait
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)

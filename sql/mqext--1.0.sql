@@ -2234,6 +2234,184 @@ $$;
 COMMENT ON FUNCTION mq.barrier(text, integer, integer, bigint) IS 'arrive at the barrier at path and wait until participants have arrived; on timeout leave it and return false';
 
 -------------------------------------------------------------------------------
+-- Housekeeping: segment rolling, retention, sweeps.  Run by the database's
+-- background worker (src/bgw/launcher.c), one topic per transaction so
+-- that no lock outlives the step that needed it.
+-------------------------------------------------------------------------------
+
+/*
+ * Drop one segment whole (never DELETE: no bloat, and O(1)), after moving
+ * each partition's log start past the segment's last offset.  Gives up,
+ * returning false, rather than wait more than a second for its readers.
+ */
+CREATE FUNCTION mq._drop_segment(p_topic_id integer, p_segment bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel text := format('mq_data.%I', 'seg_' || p_segment);
+    bytes bigint;
+    topic text;
+BEGIN
+    BEGIN
+        PERFORM set_config('lock_timeout', '1000', true);
+        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', rel);
+        EXECUTE format('UPDATE mq.partition p SET log_start_offset = greatest(p.log_start_offset, x.last + 1)
+                          FROM (SELECT l.partition, max(l.last_offset) AS last FROM %s l GROUP BY l.partition) x
+                         WHERE p.topic_id = %s AND p.partition = x.partition', rel, p_topic_id);
+        bytes := pg_total_relation_size(rel::regclass);
+        DELETE FROM mq.segment s WHERE s.segment_id = p_segment;
+        EXECUTE format('DROP TABLE %s', rel);
+        PERFORM set_config('lock_timeout', '0', true);
+    EXCEPTION WHEN lock_not_available THEN
+        PERFORM set_config('lock_timeout', '0', true);
+        RETURN false;
+    END;
+    SELECT t.name INTO topic FROM mq.topic t WHERE t.topic_id = p_topic_id;
+    RAISE LOG 'mqext: dropped segment % of topic "%" (% bytes)', p_segment, topic, bytes;
+    RETURN true;
+END
+$$;
+
+/*
+ * Housekeeping of the first topic whose id is above `after`; returns that
+ * id, or NULL when there is none left.
+ *
+ * Rolling: the active segment is replaced when it passed segment.ms or
+ * segment.bytes and holds anything (an idle topic's empty segment just
+ * restarts its clock).
+ *
+ * Retention drops the oldest inactive segments, in order, while any of:
+ * its newest record is older than retention.ms; some partition of the
+ * topic is larger than retention.bytes (a segment holds every partition of
+ * its topic, so accounting is per partition but dropping is per segment: a
+ * partition may keep less than retention.bytes when a sibling is larger);
+ * every batch in it lies below its partition's log start (moved by
+ * mq.delete_records); it is empty.  -1 disables each limit.
+ */
+CREATE FUNCTION mq._housekeeping_topic(after integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+    cfg jsonb;
+    active record;
+    seg record;
+    rel text;
+    has_rows boolean;
+    newest timestamptz;
+    below boolean;
+    biggest bigint;
+    retention_ms bigint;
+    retention_bytes bigint;
+BEGIN
+    SELECT x.topic_id, x.name, mq.default_config() || x.config AS cfg INTO t
+      FROM mq.topic x WHERE x.topic_id > after ORDER BY x.topic_id LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    cfg := t.cfg;
+    retention_ms := (cfg->>'retention.ms')::bigint;
+    retention_bytes := (cfg->>'retention.bytes')::bigint;
+    SELECT s.segment_id, s.created_at INTO active
+      FROM mq.segment s WHERE s.topic_id = t.topic_id ORDER BY s.segment_id DESC LIMIT 1;
+    rel := format('mq_data.%I', 'seg_' || active.segment_id);
+
+    IF coalesce(current_setting('mqext.enable_segment_roll', true), 'on') <> 'off'
+       AND (clock_timestamp() - active.created_at > make_interval(secs => (cfg->>'segment.ms')::numeric / 1000)
+            OR pg_total_relation_size(rel::regclass) > (cfg->>'segment.bytes')::bigint) THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', rel) INTO has_rows;
+        IF has_rows THEN
+            BEGIN
+                PERFORM set_config('lock_timeout', '1000', true);
+                PERFORM mq._create_segment(t.topic_id);
+                PERFORM set_config('lock_timeout', '0', true);
+                RAISE LOG 'mqext: topic "%" rolled to a new segment after segment %', t.name, active.segment_id;
+            EXCEPTION WHEN lock_not_available THEN
+                PERFORM set_config('lock_timeout', '0', true);   -- a long producer transaction: next time
+            END;
+        ELSE
+            UPDATE mq.segment s SET created_at = now() WHERE s.segment_id = active.segment_id;
+        END IF;
+    END IF;
+
+    IF coalesce(current_setting('mqext.enable_retention', true), 'on') <> 'off' THEN
+        FOR seg IN SELECT s.segment_id FROM mq.segment s
+                    WHERE s.topic_id = t.topic_id AND s.segment_id < active.segment_id
+                    ORDER BY s.segment_id LOOP
+            rel := format('mq_data.%I', 'seg_' || seg.segment_id);
+            EXECUTE format('SELECT max(l.max_ts), bool_and(l.last_offset < p.log_start_offset)
+                              FROM %s l JOIN mq.partition p ON p.topic_id = %s AND p.partition = l.partition',
+                           rel, t.topic_id) INTO newest, below;
+            IF newest IS NOT NULL AND NOT below
+               AND (retention_ms < 0 OR newest >= clock_timestamp() - make_interval(secs => retention_ms / 1000.0)) THEN
+                IF retention_bytes < 0 THEN
+                    EXIT;
+                END IF;
+                EXECUTE format('SELECT max(x.sz) FROM (SELECT sum(octet_length(l.batch)) AS sz
+                                                          FROM mq_data.%I l GROUP BY l.partition) x',
+                               'topic_' || t.topic_id) INTO biggest;
+                EXIT WHEN coalesce(biggest, 0) <= retention_bytes;
+            END IF;
+            EXIT WHEN NOT mq._drop_segment(t.topic_id, seg.segment_id);
+        END LOOP;
+    END IF;
+    RETURN t.topic_id;
+END
+$$;
+
+/* Sweep expired group members, leases and ephemeral nodes of ended sessions. */
+CREATE FUNCTION mq._housekeeping_sweep() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g text;
+BEGIN
+    IF coalesce(current_setting('mqext.enable_sweeps', true), 'on') = 'off' THEN
+        RETURN;
+    END IF;
+    PERFORM mq._sweep_nodes();
+    FOR g IN SELECT cg.group_id FROM mq.consumer_group cg ORDER BY 1 LOOP
+        PERFORM mq._sweep(g);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION mq.delete_records(topic text, partition integer, before_offset bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    id integer := mq._topic_id(topic);
+    lso bigint;
+    result bigint;
+BEGIN
+    lso := mq.latest_offset(topic, partition);   -- checks the partition
+    IF before_offset IS NULL OR before_offset < 0 OR before_offset > lso THEN
+        RAISE EXCEPTION 'offset % is out of range for topic "%" partition %', before_offset, topic, partition
+            USING ERRCODE = '22023', DETAIL = format('The high watermark is %s.', lso);
+    END IF;
+    UPDATE mq.partition p SET log_start_offset = greatest(p.log_start_offset, before_offset)
+     WHERE p.topic_id = id AND p.partition = delete_records.partition
+    RETURNING p.log_start_offset INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION mq.delete_records(text, integer, bigint) IS 'move a partition''s log start to before_offset (Kafka''s deleteRecords); returns the new log start; the space goes with the segments';
+
+CREATE VIEW mq.segments AS
+    SELECT t.name AS topic, s.segment_id AS segment,
+           format('mq_data.%I', 'seg_' || s.segment_id)::regclass AS relation,
+           s.created_at,
+           pg_catalog.pg_total_relation_size(format('mq_data.%I', 'seg_' || s.segment_id)::regclass) AS size_bytes,
+           s.segment_id = (SELECT max(s2.segment_id) FROM mq.segment s2 WHERE s2.topic_id = s.topic_id) AS active
+      FROM mq.segment s JOIN mq.topic t ON t.topic_id = s.topic_id;
+COMMENT ON VIEW mq.segments IS 'segments of every topic: relation, creation time, size, whether active';
+
+-------------------------------------------------------------------------------
 -- Privileges: nothing that reads or writes records is open to PUBLIC.
 -------------------------------------------------------------------------------
 
@@ -2256,3 +2434,12 @@ SELECT pg_catalog.pg_extension_config_dump('mq.group_assignment', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.group_offset', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.lease', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.node', 'WHERE path <> ''/''');
+
+-- start this database's background worker now rather than at the
+-- launcher's next scan
+CREATE FUNCTION mq._launcher_wakeup() RETURNS void
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_launcher_wakeup';
+REVOKE EXECUTE ON FUNCTION mq._launcher_wakeup() FROM PUBLIC;
+SELECT mq._launcher_wakeup();

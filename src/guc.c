@@ -14,6 +14,10 @@
 int			mq_max_partitions = 65536;
 int			mq_max_inflight_appends = 16384;
 int			mq_node_max_data_bytes = 1048576;
+int			mq_housekeeping_interval_ms = 10000;
+bool		mq_enable_retention = true;
+bool		mq_enable_segment_roll = true;
+bool		mq_enable_sweeps = true;
 
 void
 MqGucInit(void)
@@ -41,6 +45,29 @@ MqGucInit(void)
 							1048576, 0, 1073741823,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mqext.housekeeping_interval",
+							gettext_noop("How often the background workers run retention, segment rolling and the sweeps."),
+							NULL,
+							&mq_housekeeping_interval_ms,
+							10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mqext.enable_retention",
+							 gettext_noop("Drop segments past retention.ms and retention.bytes."),
+							 NULL, &mq_enable_retention, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mqext.enable_segment_roll",
+							 gettext_noop("Start new segments past segment.ms and segment.bytes."),
+							 NULL, &mq_enable_segment_roll, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mqext.enable_sweeps",
+							 gettext_noop("Remove expired group members, leases and ephemeral nodes of ended sessions."),
+							 NULL, &mq_enable_sweeps, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("mqext");
 }

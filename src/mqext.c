@@ -11,6 +11,7 @@
 #include "miscadmin.h"
 
 #include "catalog/metadata_cache.h"
+#include "bgw/launcher.h"
 #include "guc.h"
 #include "shmem/shmem.h"
 #include "shmem/xact_hooks.h"
@@ -30,6 +31,7 @@ _PG_init(void)
 	{
 		MqGucInit();
 		MqShmemInit();
+		MqLauncherRegister();
 	}
 	MqXactHooksInit();
 	MqMetadataCacheInit();

@@ -14,6 +14,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 
+#include "bgw/launcher.h"
 #include "broker/fetch.h"
 #include "catalog/metadata_cache.h"
 #include "shmem/partition_state.h"
@@ -22,6 +23,16 @@
 PG_FUNCTION_INFO_V1(mq_invalidate_cache);
 PG_FUNCTION_INFO_V1(mq_forget_topic);
 PG_FUNCTION_INFO_V1(mq_partition_state);
+PG_FUNCTION_INFO_V1(mq_launcher_wakeup);
+
+/* Called at the end of CREATE EXTENSION: start this database's worker now. */
+Datum
+mq_launcher_wakeup(PG_FUNCTION_ARGS)
+{
+	if (MqPreloaded)
+		MqLauncherWakeupAtCommit();
+	PG_RETURN_VOID();
+}
 
 /* Statement trigger on the catalog: every backend drops its topic cache. */
 Datum

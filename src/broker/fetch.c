@@ -132,7 +132,7 @@ MqLastStableOffset(MqTopic *topic, int32 partition)
 
 	MqCheckPartition(topic, partition);
 	/* a lock on a segment keeps the slot in place (partition_state.c) */
-	MqSegmentOpen(topic, 0, AccessShareLock, &seg);
+	MqSegmentOpen(topic, topic->nsegments - 1, AccessShareLock, &seg, false);
 	lso = MqPartitionLastStable(MqTopicPartitionSlot(topic, partition));
 	MqSegmentClose(&seg);
 	return lso;

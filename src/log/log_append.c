@@ -54,7 +54,7 @@ MqAppenderBegin(MqAppender *app, const char *topic_name)
 	{
 		MqTopic    *topic = MqTopicLookup(topic_name, false);
 
-		MqSegmentOpen(topic, topic->nsegments - 1, RowExclusiveLock, &app->seg);
+		MqSegmentOpen(topic, topic->nsegments - 1, RowExclusiveLock, &app->seg, false);
 		if (!MqMetadataCacheIsStale())
 		{
 			app->topic = topic;

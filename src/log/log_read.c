@@ -68,10 +68,14 @@ MqLogReaderBegin(MqLogReader *r, MqTopic *topic, int32 partition, int64 from)
 	r->from = Max(from, r->log_start);
 	r->seg = -1;
 
-	/* A lock on a segment keeps the slot from being removed (see there). */
-	MqSegmentOpen(topic, 0, AccessShareLock, &r->segrel);
-	r->open = true;
-	r->seg = 0;
+	/*
+	 * A lock on a segment keeps the slot from being removed (see there):
+	 * take it on the active one, which retention never drops.
+	 */
+	MqSegmentOpen(topic, topic->nsegments - 1, AccessShareLock, &r->segrel, false);
+	MqSegmentClose(&r->segrel);
+	r->open = false;
+	r->seg = -1;
 
 	pslot = MqTopicPartitionSlot(topic, partition);
 	r->lso = MqPartitionLastStable(pslot);
@@ -166,19 +170,24 @@ MqLogReaderNext(MqLogReader *r, MqLogBatch *out)
 	{
 		bool		isnull;
 
+		if (!r->open)
+		{
+			/* the next segment that still exists */
+			if (++r->seg >= r->topic->nsegments)
+			{
+				r->done = true;
+				break;
+			}
+			if (!MqSegmentOpen(r->topic, r->seg, AccessShareLock, &r->segrel, true))
+				continue;
+			r->open = true;
+		}
 		if (r->scan == NULL)
 			start_scan(r);
 
 		if (!index_getnext_slot(r->scan, ForwardScanDirection, r->slot))
 		{
 			end_scan(r);
-			if (++r->seg >= r->topic->nsegments)
-			{
-				r->done = true;
-				break;
-			}
-			MqSegmentOpen(r->topic, r->seg, AccessShareLock, &r->segrel);
-			r->open = true;
 			continue;
 		}
 

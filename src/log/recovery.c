@@ -46,7 +46,8 @@ MqLogRecoverNextOffset(Oid topic_relid, int32 partition, void *arg)
 		IndexScanDesc scan;
 		TupleTableSlot *slot;
 
-		MqSegmentOpen(topic, seg, AccessShareLock, &s);
+		if (!MqSegmentOpen(topic, seg, AccessShareLock, &s, true))
+			continue;
 		slot = table_slot_create(s.heap, NULL);
 		ScanKeyInit(&key, Anum_mq_log_idx_partition, BTEqualStrategyNumber,
 					F_INT4EQ, Int32GetDatum(partition));

@@ -22,8 +22,14 @@
 
 #include "log/segment.h"
 
-void
-MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out)
+/*
+ * Open segment number seg (0 = oldest) of a topic.  A segment can be
+ * dropped by retention between our catalog read and our lock: then return
+ * false when missing_ok (its records lie below the new log start).
+ */
+bool
+MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out,
+			  bool missing_ok)
 {
 	List	   *indexes;
 
@@ -35,6 +41,8 @@ MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out)
 	{
 		/* dropped while we were not holding a lock: by drop_topic or retention */
 		MqMetadataCacheInvalidate();
+		if (missing_ok)
+			return false;
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("segment " INT64_FORMAT " of topic \"%s\" was dropped concurrently",
@@ -49,6 +57,7 @@ MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out)
 	out->index = index_open(linitial_oid(indexes), mode);
 	list_free(indexes);
 	out->index_info = NULL;
+	return true;
 }
 
 void

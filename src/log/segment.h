@@ -22,8 +22,8 @@ typedef struct MqSegmentRel
 	IndexInfo  *index_info;		/* built only for appends */
 } MqSegmentRel;
 
-extern void MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode,
-						  MqSegmentRel *out);
+extern bool MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode,
+						  MqSegmentRel *out, bool missing_ok);
 extern void MqSegmentClose(MqSegmentRel *seg);
 
 #endif							/* MQ_SEGMENT_H */

@@ -22,6 +22,7 @@
 #include "shmem/partition_state.h"
 #include "shmem/shmem.h"
 #include "shmem/waiters.h"
+#include "bgw/launcher.h"
 
 #define MQ_LWLOCK_TRANCHE	"mqext"
 
@@ -40,6 +41,7 @@ mq_shmem_size(void)
 	size = add_size(size, hash_estimate_size(mq_max_partitions,
 											 sizeof(MqPartitionSlot)));
 	size = add_size(size, MqWaitersShmemSize());
+	size = add_size(size, MqLauncherShmemSize());
 	return size;
 }
 
@@ -87,6 +89,7 @@ mq_shmem_startup(void)
 										 mq_max_partitions, mq_max_partitions,
 										 &info, HASH_ELEM | HASH_BLOBS);
 	MqWaitersShmemInit();
+	MqLauncherShmemInit();
 
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -22,6 +22,7 @@
 
 #include "access/xact.h"
 
+#include "bgw/launcher.h"
 #include "broker/watch.h"
 #include "shmem/partition_state.h"
 #include "shmem/waiters.h"
@@ -47,6 +48,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			if (MqXactHasInflight())
 				MqPartitionReleaseInflight();
 			MqWakeAtCommit();
+			MqLauncherXactEnd(true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -59,6 +61,7 @@ mq_xact_callback(XactEvent event, void *arg)
 				MqForgetWakeups();
 			MqWatchForget();
 			MqWaitUnregister();
+			MqLauncherXactEnd(false);
 			break;
 		default:
 			break;

@@ -1,0 +1,754 @@
+-- Coordination tree: paths and sizes, create/get/set/delete with versions,
+-- sequential and ephemeral nodes, transactions as ZooKeeper's multi,
+-- leases, ownership of ephemeral nodes, watches (NOTIFY and node_wait),
+-- and the single-session parts of the recipes (election, fencing, lock,
+-- barrier).  Ends with a new session: the old one's ephemeral nodes go.
+CREATE EXTENSION IF NOT EXISTS mqext;
+\set VERBOSITY terse
+-- err(q): run q and show its SQLSTATE and message instead of failing;
+-- session owners (pid and backend start) are masked, as are lease ids
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN regexp_replace(regexp_replace(SQLSTATE || ': ' || SQLERRM,
+                          'session:[0-9]+:[0-9]+', 'session:PID:START', 'g'),
+                          'lease:[0-9]+', 'lease:ID', 'g');
+END $$;
+-- node(p): mq.node_get without the timestamps, data as text, the owner
+-- masked: "this session", "other session" or "lease"
+CREATE FUNCTION pg_temp.node(p text)
+    RETURNS TABLE (path text, data text, version integer, cversion integer,
+                   num_children integer, owner text)
+    LANGUAGE sql AS $$
+    SELECT n.path, convert_from(n.data, 'UTF8'), n.version, n.cversion, n.num_children,
+           CASE WHEN n.ephemeral_owner LIKE 'session:' || pg_backend_pid() || ':%' THEN 'this session'
+                WHEN n.ephemeral_owner LIKE 'session:%' THEN 'other session'
+                WHEN n.ephemeral_owner LIKE 'lease:%' THEN 'lease'
+                ELSE n.ephemeral_owner END
+      FROM mq.node_get(p) n
+$$;
+-- children(p): mq.node_children as one array
+CREATE FUNCTION pg_temp.children(p text) RETURNS text[]
+    LANGUAGE sql AS $$ SELECT array(SELECT mq.node_children(p)) $$;
+
+-------------------------------------------------------------------------------
+-- The root
+-------------------------------------------------------------------------------
+SELECT * FROM pg_temp.node('/');
+SELECT mq.node_exists('/');
+SELECT pg_temp.children('/');
+SELECT pg_temp.err($q$SELECT mq.node_create('/')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_delete('/')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_delete('/', recursive => true)$q$);
+
+-------------------------------------------------------------------------------
+-- Paths: absolute, /-separated, no empty, "." or ".." component, no
+-- trailing slash, at most 1024 bytes (22023)
+-------------------------------------------------------------------------------
+-- not absolute
+SELECT pg_temp.err($q$SELECT mq.node_create('a')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('a/b')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('')$q$);
+-- empty components
+SELECT pg_temp.err($q$SELECT mq.node_create('//')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('//a')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/a//b')$q$);
+-- trailing slash
+SELECT pg_temp.err($q$SELECT mq.node_create('/a/')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/a/b/')$q$);
+-- "." and ".." components, first, in the middle, last
+SELECT pg_temp.err($q$SELECT mq.node_create('/.')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/..')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/./a')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/../a')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/a/./b')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/a/../b')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/a/.')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/a/..')$q$);
+-- control characters
+SELECT pg_temp.err($q$SELECT mq.node_create(E'/a\nb')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create(E'/a\tb')$q$);
+-- NULL: 22004
+SELECT pg_temp.err($q$SELECT mq.node_create(NULL)$q$);
+-- none of those created anything
+SELECT pg_temp.children('/');
+-- components that merely contain dots are names like any other
+SELECT mq.node_create('/.hidden');
+SELECT mq.node_create('/...');
+SELECT mq.node_create('/a..b');
+SELECT mq.node_create('/.hidden/..x');
+SELECT mq.node_create('/with space');
+SELECT mq.node_create('/ünïcode');
+SELECT pg_temp.children('/');
+SELECT mq.node_delete('/.hidden', recursive => true);
+SELECT mq.node_delete('/...');
+SELECT mq.node_delete('/a..b');
+SELECT mq.node_delete('/with space');
+SELECT mq.node_delete('/ünïcode');
+-- length: 1024 bytes pass, 1025 fail; bytes, not characters
+SELECT octet_length(mq.node_create('/' || repeat('x', 1023))) AS created_bytes;
+SELECT pg_temp.err($q$SELECT mq.node_create('/' || repeat('y', 1024))$q$);
+SELECT octet_length(p) AS bytes, length(p) AS chars
+  FROM mq.node_create('/' || repeat('é', 511) || 'x') p;
+SELECT octet_length(p) AS bytes, length(p) AS chars, pg_temp.err(format('SELECT mq.node_create(%L)', p))
+  FROM (SELECT '/' || repeat('é', 512) AS p) x;
+SELECT mq.node_exists('/' || repeat('x', 1023)) AS exists_1023,
+       mq.node_exists('/' || repeat('é', 511) || 'x') AS exists_1024_bytes;
+SELECT mq.node_delete('/' || repeat('x', 1023));
+SELECT mq.node_delete('/' || repeat('é', 511) || 'x');
+-- a long path made of many components, under a long chain of parents
+SELECT octet_length(mq.node_create_all(repeat('/abc', 256))) AS created_bytes;
+SELECT pg_temp.err($q$SELECT mq.node_create_all(repeat('/abc', 256) || '/d')$q$);
+SELECT mq.node_delete('/abc', recursive => true);
+-- every function checks the path
+SELECT pg_temp.err($q$SELECT mq.node_create_all('x/y')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create_all('/x//y')$q$);
+SELECT pg_temp.err($q$SELECT * FROM mq.node_get('/a/')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_exists('/a/../b')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_children('a')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/a//b', 'x')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_delete('/./a')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_wait('/a/', -1, 0)$q$);
+SELECT pg_temp.err($q$SELECT mq.elect('el/')$q$);
+SELECT pg_temp.err($q$SELECT mq.lock('/lk/..')$q$);
+SELECT pg_temp.err($q$SELECT mq.barrier('', 1)$q$);
+SELECT pg_temp.err(format('SELECT mq.node_exists(%L)', '/' || repeat('x', 1024)));
+
+-------------------------------------------------------------------------------
+-- Data: at most mqext.node_max_data_bytes (1 MiB by default) bytes (22023)
+-------------------------------------------------------------------------------
+SHOW mqext.node_max_data_bytes;
+SELECT mq.node_create('/big');
+SELECT mq.node_create('/big/exact', decode(repeat('ab', 1048576), 'hex'));
+SELECT octet_length(data) FROM mq.node_get('/big/exact');
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/over', decode(repeat('ab', 1048577), 'hex'))$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create_all('/big/x/over', decode(repeat('ab', 1048577), 'hex'))$q$);
+-- text data counts its UTF-8 bytes
+SELECT mq.node_create('/big/text', repeat('é', 524288));
+SELECT octet_length(data), length(convert_from(data, 'UTF8')) FROM mq.node_get('/big/text');
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/text2', repeat('é', 524288) || 'x')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/big/text', repeat('é', 524288) || 'x')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/big/exact', decode(repeat('ab', 1048577), 'hex'))$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/big/exact', jsonb_build_object('k', repeat('x', 1048576)))$q$);
+-- the failed sets changed nothing
+SELECT path, version, octet_length(data) FROM mq.node_get('/big/exact');
+SELECT path, version, octet_length(data) FROM mq.node_get('/big/text');
+SELECT pg_temp.children('/big');
+-- the limit is a setting
+SET mqext.node_max_data_bytes = 10;
+SHOW mqext.node_max_data_bytes;
+SELECT mq.node_create('/big/ten', '0123456789');
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/eleven', '0123456789a')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/big/ten', '0123456789a')$q$);
+SELECT mq.node_set('/big/ten', '9876543210');
+SET mqext.node_max_data_bytes = '1kB';
+SHOW mqext.node_max_data_bytes;
+SELECT pg_temp.err($q$SELECT mq.node_set('/big/ten', repeat('x', 1024))$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/big/ten', repeat('x', 1025))$q$);
+SET mqext.node_max_data_bytes = 1048577;
+SHOW mqext.node_max_data_bytes;
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/over', decode(repeat('ab', 1048577), 'hex'))$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/over2', decode(repeat('ab', 1048578), 'hex'))$q$);
+-- 0: only empty (or no) data
+SET mqext.node_max_data_bytes = 0;
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/empty', ''::bytea)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/null')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/one', 'x')$q$);
+RESET mqext.node_max_data_bytes;
+SHOW mqext.node_max_data_bytes;
+SELECT pg_temp.err($q$SELECT mq.node_create('/big/one', 'x')$q$);
+SELECT pg_temp.children('/big');
+SELECT mq.node_delete('/big', recursive => true);
+
+-------------------------------------------------------------------------------
+-- Create, get, exists, children
+-------------------------------------------------------------------------------
+SELECT mq.node_create('/app');
+SELECT * FROM pg_temp.node('/app');
+-- data as bytea, text (stored as UTF-8) or jsonb
+SELECT mq.node_create('/app/bin', '\x00ff10'::bytea);
+SELECT mq.node_create('/app/txt', 'hello, wörld');
+SELECT mq.node_create('/app/json', '{"b": [1, 2], "a": null}'::jsonb);
+SELECT mq.node_create('/app/none');
+SELECT data FROM mq.node_get('/app/bin');
+SELECT data, convert_from(data, 'UTF8') FROM mq.node_get('/app/txt');
+SELECT convert_from(data, 'UTF8')::jsonb FROM mq.node_get('/app/json');
+SELECT data IS NULL AS no_data FROM mq.node_get('/app/none');
+SELECT * FROM pg_temp.node('/app');
+-- every column of node_get (the timestamps as comparisons)
+SELECT path, data, version, cversion, num_children, ephemeral_owner,
+       ctime = mtime AS untouched, ctime <= clock_timestamp() AS ctime_past
+  FROM mq.node_get('/app/txt');
+-- the parent must exist: NoNode (MQ022)
+SELECT pg_temp.err($q$SELECT mq.node_create('/nope/child')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/app/nope/child', 'x')$q$);
+-- an existing path: NodeExists (MQ021)
+SELECT pg_temp.err($q$SELECT mq.node_create('/app')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/app/txt', 'other')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/app/txt', ephemeral => true)$q$);
+SELECT convert_from(data, 'UTF8') FROM mq.node_get('/app/txt');
+-- no such node (MQ022)
+SELECT pg_temp.err($q$SELECT * FROM mq.node_get('/app/nope')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_children('/app/nope')$q$);
+SELECT mq.node_exists('/app/nope'), mq.node_exists('/app/txt');
+-- node_create_all creates the missing parents as persistent nodes
+SELECT mq.node_create_all('/deep/er/still', 'leaf');
+SELECT * FROM pg_temp.node('/deep');
+SELECT * FROM pg_temp.node('/deep/er');
+SELECT * FROM pg_temp.node('/deep/er/still');
+SELECT mq.node_create_all('/deep/er/eph', 'e', ephemeral => true);
+SELECT mq.node_create_all('/deep/two/eph', ephemeral => true);
+SELECT * FROM pg_temp.node('/deep/two');
+SELECT * FROM pg_temp.node('/deep/two/eph');
+SELECT mq.node_create_all('/single');
+SELECT pg_temp.err($q$SELECT mq.node_create_all('/deep/er/still')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create_all('/deep/er/eph/below/x')$q$);
+-- the failed node_create_all left no parents behind
+SELECT mq.node_exists('/deep/er/eph/below');
+SELECT mq.node_delete('/single');
+-- children: names, sorted (bytewise)
+SELECT mq.node_create('/app/c');
+SELECT mq.node_create('/app/c/' || n) FROM unnest(ARRAY['b', 'a0', 'B', '_', 'a', 'Z9', 'a-']) n;
+SELECT pg_temp.children('/app/c');
+SELECT * FROM mq.node_children('/app/c');
+SELECT pg_temp.children('/app/c/a');
+SELECT * FROM pg_temp.node('/app/c');
+SELECT pg_temp.children('/');
+
+-------------------------------------------------------------------------------
+-- Ephemeral nodes cannot have children (MQ024)
+-------------------------------------------------------------------------------
+SELECT mq.node_create('/app/eph', 'mine', ephemeral => true);
+SELECT * FROM pg_temp.node('/app/eph');
+SELECT ephemeral_owner LIKE 'session:' || pg_backend_pid() || ':%' AS owned_by_this_session
+  FROM mq.node_get('/app/eph');
+SELECT pg_temp.err($q$SELECT mq.node_create('/app/eph/child')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/app/eph/child', ephemeral => true)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/app/eph/child', sequential => true)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create_all('/app/eph/child/grandchild')$q$);
+SELECT * FROM pg_temp.node('/app/eph');
+-- its owner may change and delete it
+SELECT mq.node_set('/app/eph', 'still mine');
+SELECT * FROM pg_temp.node('/app/eph');
+SELECT mq.node_delete('/app/eph');
+SELECT mq.node_exists('/app/eph');
+
+-------------------------------------------------------------------------------
+-- Sequential nodes: a 10-digit counter per parent, never reused
+-------------------------------------------------------------------------------
+SELECT mq.node_create('/q');
+SELECT mq.node_create('/q/n-', sequential => true);
+SELECT mq.node_create('/q/n-', 'two', sequential => true);
+-- the counter is the parent's, whatever the prefix
+SELECT mq.node_create('/q/m-', sequential => true);
+SELECT pg_temp.err($q$SELECT mq.node_create('/q/', sequential => true)$q$);
+SELECT mq.node_create('/q/n-', ephemeral => true, sequential => true);
+-- a non-sequential create does not use a number
+SELECT mq.node_create('/q/plain');
+SELECT mq.node_create('/q/n-', sequential => true);
+-- deleting the last does not make its number free again
+SELECT mq.node_delete('/q/n-0000000004');
+SELECT mq.node_create('/q/n-', sequential => true);
+SELECT pg_temp.children('/q');
+-- each parent counts for itself
+SELECT mq.node_create('/q/plain/s', sequential => true);
+SELECT mq.node_create('/q2');
+SELECT mq.node_create('/q2/s-', sequential => true);
+-- a name that collides with an existing node: NodeExists
+SELECT mq.node_create('/q/n-0000000006');
+SELECT pg_temp.err($q$SELECT mq.node_create('/q/n-', sequential => true)$q$);
+-- the failed create did not use up the number
+SELECT mq.node_delete('/q/n-0000000006');
+SELECT mq.node_create('/q/n-', sequential => true);
+-- a rolled-back create gives its number back (the counter is transactional)
+BEGIN;
+SELECT mq.node_create('/q/n-', sequential => true);
+ROLLBACK;
+SELECT mq.node_create('/q/n-', sequential => true);
+-- the created path is checked against the limit of 1024 bytes
+SELECT octet_length(mq.node_create('/q/' || repeat('s', 1011), sequential => true)) AS created_bytes;
+SELECT pg_temp.err(format('SELECT mq.node_create(%L, sequential => true)', '/q/' || repeat('s', 1012)));
+SELECT mq.node_create('/q/n-', sequential => true);
+SELECT pg_temp.children('/q');
+SELECT * FROM pg_temp.node('/q');
+SELECT mq.node_delete('/q', recursive => true);
+SELECT mq.node_delete('/q2', recursive => true);
+
+-------------------------------------------------------------------------------
+-- Set: versions (BadVersion, MQ020)
+-------------------------------------------------------------------------------
+SELECT mq.node_create('/v', 'v0');
+SELECT * FROM pg_temp.node('/v');
+SELECT mq.node_set('/v', 'v1');
+SELECT mq.node_set('/v', 'v2', 1);
+SELECT pg_temp.err($q$SELECT mq.node_set('/v', 'stale', 1)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/v', 'future', 3)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/v', 'negative', -2)$q$);
+SELECT * FROM pg_temp.node('/v');
+SELECT mq.node_set('/v', 'v3', -1);
+SELECT mq.node_set('/v', 'v4', expected_version => 3);
+-- jsonb, bytea, NULL data
+SELECT cversion AS root_cversion FROM mq.node_get('/') \gset
+SELECT mq.node_set('/v', '{"k": "v"}'::jsonb, 4);
+SELECT convert_from(data, 'UTF8')::jsonb, version FROM mq.node_get('/v');
+SELECT mq.node_set('/v', '\xdeadbeef'::bytea);
+SELECT data, version FROM mq.node_get('/v');
+SELECT mq.node_set('/v', NULL::bytea);
+SELECT data IS NULL AS no_data, version FROM mq.node_get('/v');
+-- the same data again still makes a version
+SELECT mq.node_set('/v', NULL::bytea);
+-- a set changes mtime, not ctime, nor the parent's cversion
+SELECT ctime < mtime AS modified FROM mq.node_get('/v');
+SELECT cversion = :root_cversion AS root_cversion_unchanged FROM mq.node_get('/');
+SELECT pg_temp.err($q$SELECT mq.node_set('/nope', 'x')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/nope', 'x', 0)$q$);
+
+-------------------------------------------------------------------------------
+-- Delete: versions, children (MQ023), recursive
+-------------------------------------------------------------------------------
+SELECT pg_temp.err($q$SELECT mq.node_delete('/v', 5)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_delete('/v', 7)$q$);
+SELECT mq.node_delete('/v', 6);
+SELECT mq.node_exists('/v');
+SELECT pg_temp.err($q$SELECT mq.node_delete('/v')$q$);
+SELECT mq.node_create_all('/d/a/x');
+SELECT mq.node_create_all('/d/a/y/z');
+SELECT mq.node_create('/d/b');
+SELECT * FROM pg_temp.node('/d');
+SELECT pg_temp.err($q$SELECT mq.node_delete('/d')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_delete('/d/a', recursive => false)$q$);
+-- the version is checked before anything goes, recursive or not
+SELECT pg_temp.err($q$SELECT mq.node_delete('/d/a', 1, recursive => true)$q$);
+SELECT pg_temp.children('/d/a');
+SELECT mq.node_delete('/d/a', 0, recursive => true);
+SELECT mq.node_exists('/d/a'), mq.node_exists('/d/a/y/z');
+SELECT * FROM pg_temp.node('/d');
+-- a recursive delete takes the subtree only: not nodes that merely share
+-- a prefix, even with LIKE's wildcards in the path
+SELECT mq.node_create_all('/r_x/1');
+SELECT mq.node_create_all('/rax/1');
+SELECT mq.node_create_all('/r_xy/1');
+SELECT mq.node_create_all('/r%/1');
+SELECT mq.node_create_all('/r%z/1');
+SELECT mq.node_create_all('/r\/1');
+SELECT mq.node_create_all('/r\x/1');
+SELECT mq.node_delete('/r_x', recursive => true);
+SELECT mq.node_delete('/r%', recursive => true);
+SELECT mq.node_delete('/r\', recursive => true);
+SELECT path FROM mq.node WHERE path LIKE '/r%' ORDER BY 1;
+SELECT mq.node_delete(p, recursive => true) FROM unnest(ARRAY['/rax', '/r_xy', '/r%z', '/r\x']) p;
+-- recursive on a leaf is a plain delete
+SELECT mq.node_delete('/d/b', recursive => true);
+SELECT * FROM pg_temp.node('/d');
+SELECT mq.node_delete('/d');
+
+-------------------------------------------------------------------------------
+-- Several changes in one transaction: all or nothing, as ZooKeeper's multi
+-------------------------------------------------------------------------------
+SELECT mq.node_create('/m', 'before');
+SELECT mq.node_create('/m/seq-', sequential => true);
+SELECT * FROM pg_temp.node('/m');
+-- the last operation fails (NodeExists): nothing of the transaction stays
+BEGIN;
+SELECT mq.node_create('/m/a', 'a');
+SELECT mq.node_create('/m/b', 'b');
+SELECT mq.node_create('/m/seq-', sequential => true);
+SELECT mq.node_set('/m', 'during');
+SELECT mq.node_delete('/m/seq-0000000000');
+SELECT mq.node_create('/m/a');
+COMMIT;
+SELECT * FROM pg_temp.node('/m');
+SELECT pg_temp.children('/m');
+-- the last operation fails (BadVersion, as a multi's check op)
+BEGIN;
+SELECT mq.node_create('/m/a', 'a');
+SELECT mq.node_set('/m', 'during');
+SELECT mq.node_set('/m', 'during', 0);
+COMMIT;
+SELECT * FROM pg_temp.node('/m');
+SELECT pg_temp.children('/m');
+-- the same operations when all succeed: all stay
+BEGIN;
+SELECT mq.node_create('/m/a', 'a');
+SELECT mq.node_set('/m', 'during');
+SELECT mq.node_set('/m', 'after', 1);
+COMMIT;
+SELECT * FROM pg_temp.node('/m');
+SELECT pg_temp.children('/m');
+-- with a savepoint: what was rolled back to it is undone, the rest commits
+BEGIN;
+SELECT mq.node_create('/m/kept', 'k');
+SAVEPOINT s;
+SELECT mq.node_create('/m/gone', 'g');
+SELECT mq.node_create('/m/seq-', sequential => true);
+SELECT mq.node_set('/m', 'gone');
+SELECT mq.node_delete('/m/a', 5);
+ROLLBACK TO SAVEPOINT s;
+SELECT mq.node_set('/m/kept', 'k2');
+COMMIT;
+SELECT * FROM pg_temp.node('/m');
+SELECT pg_temp.children('/m');
+SELECT * FROM pg_temp.node('/m/kept');
+SELECT mq.node_delete('/m', recursive => true);
+
+-------------------------------------------------------------------------------
+-- Leases
+-------------------------------------------------------------------------------
+SELECT pg_temp.err($q$SELECT mq.lease_grant('0 s')$q$);
+SELECT pg_temp.err($q$SELECT mq.lease_grant('-1 s')$q$);
+SELECT pg_temp.err($q$SELECT mq.lease_grant(NULL)$q$);
+SELECT mq.lease_grant('1 hour') AS lease1 \gset
+SELECT mq.lease_grant('1 hour') AS lease2 \gset
+SELECT :lease2 > :lease1 AS distinct_leases;
+SELECT mq.node_create('/l');
+-- a leased node: persistent or "ephemeral", it belongs to the lease
+SELECT mq.node_create('/l/a', 'A', lease => :lease1);
+SELECT mq.node_create('/l/b', 'B', ephemeral => true, lease => :lease1);
+SELECT * FROM pg_temp.node('/l/a');
+SELECT ephemeral_owner = 'lease:' || :lease1 AS owned_by_lease1 FROM mq.node_get('/l/a');
+SELECT ephemeral_owner = 'lease:' || :lease1 AS owned_by_lease1 FROM mq.node_get('/l/b');
+-- a leased node cannot have children
+SELECT pg_temp.err($q$SELECT mq.node_create('/l/a/child')$q$);
+-- ttl and lease together; an unknown lease (MQ025)
+SELECT pg_temp.err(format('SELECT mq.node_create(%L, ttl => %L, lease => %s)', '/l/c', '1 hour', :lease1));
+SELECT pg_temp.err($q$SELECT mq.node_create('/l/c', lease => -1)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/l/c', ttl => '0 s')$q$);
+SELECT mq.node_exists('/l/c');
+-- only the owner may set or delete it (MQ026): no lease, the wrong lease,
+-- then the right one
+SELECT pg_temp.err($q$SELECT mq.node_set('/l/a', 'x')$q$);
+SELECT pg_temp.err(format('SELECT mq.node_set(%L, %L, lease => %s)', '/l/a', 'x', :lease2));
+SELECT pg_temp.err($q$SELECT mq.node_delete('/l/a')$q$);
+SELECT pg_temp.err(format('SELECT mq.node_delete(%L, lease => %s)', '/l/a', :lease2));
+SELECT pg_temp.err($q$SELECT mq.node_delete('/l', recursive => true)$q$);
+SELECT pg_temp.children('/l');
+SELECT mq.node_set('/l/a', 'A2', lease => :lease1);
+SELECT mq.node_set('/l/a', 'A3', 1, :lease1);
+SELECT * FROM pg_temp.node('/l/a');
+SELECT mq.node_delete('/l/a', lease => :lease1);
+SELECT pg_temp.children('/l');
+-- a persistent node does not care which lease is passed
+SELECT mq.node_create('/l/p');
+SELECT mq.node_set('/l/p', 'x', lease => :lease2);
+SELECT mq.node_delete('/l/p', lease => :lease2);
+-- keepalive: the new expiry is a ttl from now
+SELECT mq.lease_keepalive(:lease1) BETWEEN clock_timestamp() + interval '59 min'
+                                       AND clock_timestamp() + interval '1 hour' AS renewed;
+SELECT pg_temp.err($q$SELECT mq.lease_keepalive(-1)$q$);
+-- revoke: the lease's nodes go at once
+SELECT mq.node_create('/l/c', lease => :lease1);
+SELECT pg_temp.children('/l');
+SELECT mq.lease_revoke(:lease1);
+SELECT pg_temp.children('/l');
+SELECT mq.node_exists('/l/b'), mq.node_exists('/l/c');
+SELECT pg_temp.err(format('SELECT mq.lease_revoke(%s)', :lease1));
+SELECT pg_temp.err(format('SELECT mq.lease_keepalive(%s)', :lease1));
+SELECT pg_temp.err(format('SELECT mq.node_create(%L, lease => %s)', '/l/c', :lease1));
+-- expiry: a node with a ttl (an implicit lease) and one with a short lease
+SELECT mq.lease_grant('300 ms') AS short \gset
+SELECT mq.node_create('/l/short', lease => :short);
+SELECT mq.node_create('/l/ttl', 'x', ttl => '300 ms');
+SELECT ephemeral_owner LIKE 'lease:%' AS leased FROM mq.node_get('/l/ttl');
+SELECT pg_temp.children('/l');
+SELECT pg_sleep(0.5);
+-- mq.node_exists sweeps the expired leases
+SELECT mq.node_exists('/l/ttl'), mq.node_exists('/l/short');
+SELECT pg_temp.children('/l');
+SELECT count(*) AS leases_left FROM mq.lease WHERE lease_id = :short;
+SELECT pg_temp.err(format('SELECT mq.lease_keepalive(%s)', :short));
+-- keepalive keeps a node alive past its first ttl
+SELECT mq.lease_grant('1 s') AS renewed \gset
+SELECT mq.node_create('/l/renewed', lease => :renewed);
+SELECT pg_sleep(0.6);
+SELECT mq.lease_keepalive(:renewed) IS NOT NULL AS kept_alive;
+SELECT pg_sleep(0.6);
+SELECT mq.node_exists('/l/renewed');
+SELECT mq.lease_revoke(:renewed);
+SELECT mq.node_exists('/l/renewed');
+-- a lease expired while a transaction used it: the sweep of another call
+-- in that transaction removes it
+BEGIN;
+SELECT mq.node_create('/l/txn', ttl => '200 ms');
+SELECT pg_sleep(0.3);
+SELECT mq.node_exists('/l/txn');
+COMMIT;
+SELECT mq.node_exists('/l/txn');
+
+-------------------------------------------------------------------------------
+-- A session-owned ephemeral node belongs to its session (MQ026).  The other
+-- session is a dblink connection.
+-------------------------------------------------------------------------------
+CREATE EXTENSION dblink;
+SELECT dblink_connect('other', format('host=%s port=%s dbname=%s user=%s',
+                                      split_part(current_setting('unix_socket_directories'), ',', 1),
+                                      current_setting('port'), current_database(), current_user));
+SELECT * FROM dblink('other', $$SELECT mq.node_create('/l/theirs', 'theirs', ephemeral => true)$$) AS t(path text);
+SELECT * FROM pg_temp.node('/l/theirs');
+SELECT ephemeral_owner NOT LIKE 'session:' || pg_backend_pid() || ':%' AS not_ours
+  FROM mq.node_get('/l/theirs');
+SELECT pg_temp.err($q$SELECT mq.node_set('/l/theirs', 'mine')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_set('/l/theirs', 'mine', 0)$q$);
+SELECT pg_temp.err(format('SELECT mq.node_set(%L, %L, lease => %s)', '/l/theirs', 'mine', :lease2));
+SELECT pg_temp.err($q$SELECT mq.node_delete('/l/theirs')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_delete('/l', recursive => true)$q$);
+-- the sweep keeps the node of a live session
+SELECT * FROM pg_temp.node('/l/theirs');
+-- its owner may
+SELECT * FROM dblink('other', $$SELECT mq.node_set('/l/theirs', 'theirs 2')$$) AS t(version integer);
+SELECT * FROM pg_temp.node('/l/theirs');
+-- the other session ends: its exit callback removes its node (no sweep
+-- runs here: mq.node is read directly)
+SELECT dblink_disconnect('other');
+DO $$
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM mq.node WHERE path = '/l/theirs');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT count(*) AS left_behind FROM mq.node WHERE path = '/l/theirs';
+SELECT * FROM pg_temp.node('/l');
+DROP EXTENSION dblink;
+
+-------------------------------------------------------------------------------
+-- Watches: one NOTIFY per change, at commit
+-------------------------------------------------------------------------------
+SELECT mq.node_watch('/w');
+SELECT mq.node_watch('/');
+SELECT c, octet_length(c) FROM mq.node_watch('/' || repeat('x', 54)) c;
+SELECT c, octet_length(c) FROM mq.node_watch('/' || repeat('x', 55)) c;
+SELECT c = 'mq.node.' || md5(p) AS md5_channel
+  FROM (SELECT '/' || repeat('x', 55) AS p) x, mq.node_watch(p) c;
+SELECT c, octet_length(c) FROM mq.node_watch('/' || repeat('é', 27)) c;
+SELECT c, octet_length(c) FROM mq.node_watch('/' || repeat('é', 27) || 'x') c;
+SELECT mq.node_watch(NULL) IS NULL AS null_channel;
+SELECT mq.node_create('/w');
+LISTEN "mq.node./w";
+LISTEN "mq.node./w/c";
+-- psql shows a notification with the sender's pid, so the statements that
+-- may receive one print through sed, which masks it.
+-- created: on the node's channel, and a children event on the parent's
+\o | sed -e 's/PID [0-9]*/PID N/'
+SELECT mq.node_create('/w/c', 'one');
+\o
+-- changed, with the new version; the parent hears nothing
+\o | sed -e 's/PID [0-9]*/PID N/'
+SELECT mq.node_set('/w/c', 'two');
+\o
+\o | sed -e 's/PID [0-9]*/PID N/'
+SELECT mq.node_set('/w', 'parent data');
+\o
+-- a failed change sends nothing
+\o | sed -e 's/PID [0-9]*/PID N/'
+SELECT pg_temp.err($q$SELECT mq.node_set('/w/c', 'stale', 0)$q$);
+\o
+-- deleted, and a children event on the parent's channel
+\o | sed -e 's/PID [0-9]*/PID N/'
+SELECT mq.node_delete('/w/c');
+\o
+-- rolled back: nothing
+BEGIN;
+SELECT mq.node_create('/w/c', 'gone');
+SELECT mq.node_set('/w/c', 'gone 2');
+SELECT mq.node_set('/w', 'gone');
+\o | sed -e 's/PID [0-9]*/PID N/'
+ROLLBACK;
+\o
+-- several changes in a transaction: nothing before the commit, then one
+-- notification per change, in order
+BEGIN;
+\o | sed -e 's/PID [0-9]*/PID N/'
+SELECT mq.node_create('/w/c', 'three');
+SELECT mq.node_set('/w/c', 'four');
+SELECT mq.node_set('/w/c', 'five');
+\o
+\o | sed -e 's/PID [0-9]*/PID N/'
+COMMIT;
+\o
+-- changes rolled back to a savepoint send nothing; the rest is sent
+BEGIN;
+SAVEPOINT s;
+SELECT mq.node_set('/w/c', 'six');
+SELECT mq.node_create('/w/d');
+ROLLBACK TO SAVEPOINT s;
+SELECT mq.node_set('/w/c', 'seven');
+\o | sed -e 's/PID [0-9]*/PID N/'
+COMMIT;
+\o
+-- a recursive delete: each node, deepest first
+SELECT mq.node_create('/w/c2');
+LISTEN "mq.node./w/c2";
+\o | sed -e 's/PID [0-9]*/PID N/'
+SELECT mq.node_delete('/w', recursive => true);
+\o
+UNLISTEN *;
+
+-------------------------------------------------------------------------------
+-- node_wait (single session): created, changed, deleted, timeout
+-------------------------------------------------------------------------------
+SELECT mq.node_create('/nw', 'x');
+SELECT mq.node_set('/nw', 'y');
+-- already different: at once
+SELECT mq.node_wait('/nw', 0, 60000);
+SELECT mq.node_wait('/nw', -1, 60000);
+SELECT mq.node_wait('/nw-missing', 0, 60000);
+-- nothing happens: timeout, after about timeout_ms
+SELECT clock_timestamp() AS t0 \gset
+SELECT mq.node_wait('/nw', 1, 200);
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '190 ms' AS waited;
+SELECT mq.node_wait('/nw-missing', -1, 50);
+SELECT mq.node_wait('/nw', 1, 0);
+SELECT mq.node_wait('/nw', 1, -5);
+-- a leased node that expires during the wait: deleted
+SELECT mq.node_create('/nw/ttl', ttl => '300 ms');
+SELECT mq.node_wait('/nw/ttl', 0, 10000);
+SELECT mq.node_exists('/nw/ttl');
+SELECT mq.node_delete('/nw');
+SELECT mq.node_wait('/nw', 1, 0);
+
+-------------------------------------------------------------------------------
+-- Recipes: leader election and fencing tokens
+-------------------------------------------------------------------------------
+-- the first candidate leads; the election node is created if missing
+SELECT mq.node_exists('/el');
+SELECT mq.elect('/el', 'me');
+SELECT mq.node_exists('/el');
+SELECT pg_temp.children('/el');
+SELECT path, convert_from(data, 'UTF8') FROM mq.leader('/el');
+SELECT ephemeral_owner LIKE 'session:' || pg_backend_pid() || ':%' AS owned_by_this_session
+  FROM mq.node_get('/el/n_0000000000');
+-- standing again keeps the place: no second node
+SELECT mq.elect('/el', 'me again', 1000);
+SELECT pg_temp.children('/el');
+SELECT path, convert_from(data, 'UTF8') FROM mq.leader('/el');
+SELECT mq.fencing_token('/el');
+-- fence: the leader's token passes, any other fails (MQ027)
+SELECT mq.fence('/el', 0);
+SELECT pg_temp.err($q$SELECT mq.fence('/el', 1)$q$);
+SELECT pg_temp.err($q$SELECT mq.fence('/el', NULL)$q$);
+SELECT pg_temp.err($q$SELECT mq.fence('/nobody', 0)$q$);
+-- a second candidate in this session, by lease: in line, not leading
+SELECT mq.lease_grant('1 hour') AS cand \gset
+SELECT mq.elect('/el', 'by lease', 0, :cand);
+SELECT mq.elect('/el', 'by lease', 100, :cand);
+SELECT pg_temp.children('/el');
+SELECT mq.fencing_token('/el', :cand);
+SELECT path, convert_from(data, 'UTF8') FROM mq.leader('/el');
+-- a stale token inside a transaction: the fence fails, and the transaction
+-- rolls back its other writes
+SELECT mq.node_create('/guarded', 'v0');
+BEGIN;
+SELECT mq.node_set('/guarded', 'written by a deposed leader');
+SELECT mq.node_create('/guarded/new');
+SELECT mq.fence('/el', 1);
+COMMIT;
+SELECT * FROM pg_temp.node('/guarded');
+-- the leader's token in a transaction: its writes commit
+BEGIN;
+SELECT mq.fence('/el', 0);
+SELECT mq.node_set('/guarded', 'written by the leader');
+COMMIT;
+SELECT * FROM pg_temp.node('/guarded');
+-- resign: the next in line leads, with a greater token
+SELECT mq.resign('/el');
+SELECT mq.resign('/el');
+SELECT mq.fencing_token('/el');
+SELECT path, convert_from(data, 'UTF8') FROM mq.leader('/el');
+SELECT mq.elect('/el', 'by lease', 0, :cand);
+SELECT pg_temp.err($q$SELECT mq.fence('/el', 0)$q$);
+SELECT mq.fence('/el', 1);
+-- this session stands again: behind, with a new token
+SELECT mq.elect('/el', 'me, back', 0);
+SELECT mq.fencing_token('/el');
+SELECT pg_temp.children('/el');
+-- the leading lease is revoked: this session leads
+SELECT mq.lease_revoke(:cand);
+SELECT path, convert_from(data, 'UTF8') FROM mq.leader('/el');
+SELECT mq.elect('/el', 'me, back', 0);
+SELECT mq.fence('/el', 2);
+SELECT pg_temp.err($q$SELECT mq.fence('/el', 1)$q$);
+-- nobody: no row, MQ027
+SELECT mq.resign('/el');
+SELECT * FROM mq.leader('/el');
+SELECT pg_temp.err($q$SELECT mq.fence('/el', 2)$q$);
+SELECT mq.fencing_token('/el') IS NULL AS not_a_candidate;
+-- an election under missing parents; bad timeouts
+SELECT mq.elect('/svc/a/election', 'x', -1);
+SELECT * FROM pg_temp.node('/svc/a');
+SELECT pg_temp.err($q$SELECT mq.elect('/el', 'x', -2)$q$);
+SELECT pg_temp.err($q$SELECT mq.elect('/el', 'x', NULL)$q$);
+SELECT * FROM mq.leader('/nosuch');
+
+-------------------------------------------------------------------------------
+-- Recipes: lock
+-------------------------------------------------------------------------------
+SELECT mq.lock('/locks/a', 0);
+SELECT pg_temp.children('/locks/a');
+-- taking it again keeps the place
+SELECT mq.lock('/locks/a', 1000);
+SELECT pg_temp.children('/locks/a');
+-- a lease of this session contends: it times out and leaves the line
+SELECT mq.lease_grant('1 hour') AS locker \gset
+SELECT mq.lock('/locks/a', 100, :locker);
+SELECT pg_temp.children('/locks/a');
+SELECT pg_temp.err(format('SELECT mq.unlock(%L, %s)', '/locks/a', :locker));
+SELECT mq.unlock('/locks/a');
+SELECT pg_temp.children('/locks/a');
+-- unlock without holding (MQ028)
+SELECT pg_temp.err($q$SELECT mq.unlock('/locks/a')$q$);
+SELECT pg_temp.err($q$SELECT mq.unlock('/locks/never')$q$);
+-- free now: the lease takes it
+SELECT mq.lock('/locks/a', 0, :locker);
+SELECT mq.lock('/locks/a', 0);
+SELECT pg_temp.children('/locks/a');
+SELECT mq.unlock('/locks/a', :locker);
+SELECT mq.lock('/locks/a', 0);
+SELECT pg_temp.err($q$SELECT mq.lock('/locks/a', -2)$q$);
+SELECT mq.lease_revoke(:locker);
+
+-------------------------------------------------------------------------------
+-- Recipes: barrier
+-------------------------------------------------------------------------------
+SELECT pg_temp.err($q$SELECT mq.barrier('/bar', 0, 0)$q$);
+SELECT pg_temp.err($q$SELECT mq.barrier('/bar', NULL, 0)$q$);
+SELECT pg_temp.err($q$SELECT mq.barrier('/bar', 1, -2)$q$);
+-- one participant: passes at once
+SELECT mq.barrier('/bar/one', 1, 0);
+SELECT pg_temp.children('/bar/one');
+SELECT mq.barrier('/bar/one', 1, 0);
+SELECT pg_temp.children('/bar/one');
+-- two: times out and leaves the barrier
+SELECT clock_timestamp() AS t0 \gset
+SELECT mq.barrier('/bar/two', 2, 200);
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '190 ms' AS waited;
+SELECT pg_temp.children('/bar/two');
+
+-------------------------------------------------------------------------------
+-- The session ends: its ephemeral nodes go (exit callback), leased ones stay
+-------------------------------------------------------------------------------
+SELECT mq.node_create('/end');
+SELECT mq.node_create('/end/eph', ephemeral => true);
+SELECT mq.node_create('/end/seq-', ephemeral => true, sequential => true);
+SELECT mq.lease_grant('1 hour') AS endlease \gset
+SELECT mq.node_create('/end/leased', lease => :endlease);
+SELECT mq.elect('/end/el', 'old session');
+SELECT mq.elect('/end/el', 'lease', 0, :endlease);
+SELECT pg_backend_pid() AS oldpid \gset
+SELECT path FROM mq.node WHERE owner_pid = :oldpid ORDER BY 1;
+\c
+-- no sweep runs here: mq.node is read directly
+DO $$
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM mq.node WHERE owner_pid IS NOT NULL);
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT path FROM mq.node WHERE owner_pid = :oldpid ORDER BY 1;
+SELECT path FROM mq.node WHERE path LIKE '/end%' ORDER BY 1;
+-- the lease's candidate leads now
+SELECT path, convert_from(data, 'UTF8') FROM mq.leader('/end/el');
+SELECT mq.lease_revoke(:endlease);
+SELECT path FROM mq.node WHERE path LIKE '/end%' ORDER BY 1;

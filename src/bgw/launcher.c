@@ -1,0 +1,418 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/bgw/launcher.c
+ *	  The launcher and the per-database housekeeping workers.
+ *
+ * Retention, segment rolling and the sweeps of dead group members, leases
+ * and ephemeral nodes must run without cron jobs, in every database where
+ * mqext is created, with no configuration (pg_cron's and TimescaleDB's
+ * launcher pattern):
+ *
+ *	 launcher (one, static, connected to no database)
+ *	   |  every mqext.housekeeping_interval, or at once when CREATE
+ *	   |  EXTENSION mqext wakes it, lists pg_database and starts a worker
+ *	   v  for each database that has none
+ *	 worker (one per database, dynamic)
+ *	      connects; if mqext is not installed there, exits, and the launcher
+ *	      skips that database until CREATE EXTENSION wakes it (or a minute
+ *	      passes); else, every interval, runs mq._housekeeping() in a
+ *	      transaction of its own; exits when the extension is dropped.
+ *
+ * Worker states, per database slot: IDLE -> RUNNING -> (EXITED_NO_EXTENSION
+ * | EXITED) -> IDLE.  The postmaster restarts the launcher after a crash;
+ * the launcher restarts workers.
+ *
+ * Lock protocol: MqLauncherState->mutex (spinlock) guards launcher_latch
+ * and wakeup; the database table is private to the launcher.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "bgw/launcher.h"
+#include "guc.h"
+#include "mqext.h"
+
+#define MQ_LAUNCHER_MAX_DBS		256
+#define MQ_RECHECK_NO_EXTENSION_MS	60000
+
+typedef struct MqLauncherState
+{
+	slock_t		mutex;
+	Latch	   *launcher_latch;
+	bool		recheck_all;	/* CREATE EXTENSION happened somewhere */
+	int			nabsent;		/* databases whose worker found no mqext */
+	Oid			absent[MQ_LAUNCHER_MAX_DBS];
+} MqLauncherState;
+
+static MqLauncherState *LauncherState = NULL;
+
+typedef enum DbWorkerState
+{
+	DBW_IDLE,
+	DBW_RUNNING,
+	DBW_NO_EXTENSION
+} DbWorkerState;
+
+typedef struct DbWorker
+{
+	Oid			dboid;
+	DbWorkerState state;
+	BackgroundWorkerHandle *handle;
+	TimestampTz started;
+	bool		seen;			/* still in pg_database at the last scan */
+} DbWorker;
+
+static DbWorker dbs[MQ_LAUNCHER_MAX_DBS];
+static int	ndbs = 0;
+
+Size
+MqLauncherShmemSize(void)
+{
+	return MAXALIGN(sizeof(MqLauncherState));
+}
+
+void
+MqLauncherShmemInit(void)
+{
+	bool		found;
+
+	LauncherState = ShmemInitStruct("mqext launcher", MqLauncherShmemSize(), &found);
+	if (!found)
+	{
+		SpinLockInit(&LauncherState->mutex);
+		LauncherState->launcher_latch = NULL;
+		LauncherState->recheck_all = false;
+		LauncherState->nabsent = 0;
+	}
+}
+
+/* Worker side: mqext is not installed in this database. */
+static void
+note_absent(Oid dboid)
+{
+	SpinLockAcquire(&LauncherState->mutex);
+	if (LauncherState->nabsent < MQ_LAUNCHER_MAX_DBS)
+		LauncherState->absent[LauncherState->nabsent++] = dboid;
+	SpinLockRelease(&LauncherState->mutex);
+}
+
+/* Launcher side: did that worker report no mqext?  Clears the report. */
+static bool
+take_absent(Oid dboid)
+{
+	bool		absent = false;
+
+	SpinLockAcquire(&LauncherState->mutex);
+	for (int i = 0; i < LauncherState->nabsent; i++)
+	{
+		if (LauncherState->absent[i] == dboid)
+		{
+			LauncherState->absent[i] = LauncherState->absent[--LauncherState->nabsent];
+			absent = true;
+			break;
+		}
+	}
+	SpinLockRelease(&LauncherState->mutex);
+	return absent;
+}
+
+void
+MqLauncherRegister(void)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = 10;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "mqext");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "mq_launcher_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "mqext launcher");
+	snprintf(w.bgw_type, BGW_MAXLEN, "mqext launcher");
+	RegisterBackgroundWorker(&w);
+}
+
+static bool wakeup_at_commit = false;
+
+/*
+ * CREATE EXTENSION mqext asks for a worker now; the launcher is told at
+ * commit, when the worker can see the extension.
+ */
+void
+MqLauncherWakeupAtCommit(void)
+{
+	wakeup_at_commit = true;
+}
+
+/* Transaction end: pass a pending wake-up on, if the transaction committed. */
+void
+MqLauncherXactEnd(bool commit)
+{
+	if (wakeup_at_commit && commit)
+		MqLauncherWakeup();
+	wakeup_at_commit = false;
+}
+
+/* Tell the launcher that mqext was just created in some database. */
+void
+MqLauncherWakeup(void)
+{
+	Latch	   *latch = NULL;
+
+	if (LauncherState == NULL)
+		return;
+	SpinLockAcquire(&LauncherState->mutex);
+	LauncherState->recheck_all = true;
+	latch = LauncherState->launcher_latch;
+	SpinLockRelease(&LauncherState->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+static DbWorker *
+db_slot(Oid dboid)
+{
+	for (int i = 0; i < ndbs; i++)
+		if (dbs[i].dboid == dboid)
+			return &dbs[i];
+	if (ndbs >= MQ_LAUNCHER_MAX_DBS)
+		return NULL;
+	memset(&dbs[ndbs], 0, sizeof(DbWorker));
+	dbs[ndbs].dboid = dboid;
+	dbs[ndbs].state = DBW_IDLE;
+	return &dbs[ndbs++];
+}
+
+static void
+start_worker(DbWorker *d)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher does */
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "mqext");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "mq_worker_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "mqext worker for database %u", d->dboid);
+	snprintf(w.bgw_type, BGW_MAXLEN, "mqext worker");
+	w.bgw_main_arg = ObjectIdGetDatum(d->dboid);
+	w.bgw_notify_pid = MyProcPid;
+
+	if (RegisterDynamicBackgroundWorker(&w, &d->handle))
+	{
+		d->state = DBW_RUNNING;
+		d->started = GetCurrentTimestamp();
+	}
+	else
+	{
+		d->handle = NULL;
+		ereport(LOG,
+				(errmsg("mqext launcher could not start a worker for database %u", d->dboid),
+				 errhint("Raise max_worker_processes.")));
+	}
+}
+
+/* One pass: list the databases, start the workers that are missing. */
+static void
+launcher_scan(bool recheck_all)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *found = NIL;
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (db->datallowconn && !db->datistemplate)
+			found = lappend_oid(found, db->oid);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	for (int i = 0; i < ndbs; i++)
+		dbs[i].seen = false;
+	foreach(lc, found)
+	{
+		DbWorker   *d = db_slot(lfirst_oid(lc));
+		pid_t		pid;
+
+		if (d == NULL)
+			continue;
+		d->seen = true;
+		if (d->state == DBW_RUNNING)
+		{
+			if (GetBackgroundWorkerPid(d->handle, &pid) != BGWH_STOPPED)
+				continue;
+			pfree(d->handle);
+			d->handle = NULL;
+			d->state = take_absent(d->dboid) ? DBW_NO_EXTENSION : DBW_IDLE;
+		}
+		if (d->state == DBW_NO_EXTENSION && !recheck_all &&
+			!TimestampDifferenceExceeds(d->started, now, MQ_RECHECK_NO_EXTENSION_MS))
+			continue;
+		/* a worker that failed: not again before an interval has passed */
+		if (d->state == DBW_IDLE && d->started != 0 &&
+			!TimestampDifferenceExceeds(d->started, now, mq_housekeeping_interval_ms))
+			continue;
+		start_worker(d);
+	}
+	list_free(found);
+}
+
+void
+mq_launcher_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("mqext launcher");
+
+	SpinLockAcquire(&LauncherState->mutex);
+	LauncherState->launcher_latch = MyLatch;
+	LauncherState->recheck_all = true;
+	SpinLockRelease(&LauncherState->mutex);
+
+	for (;;)
+	{
+		bool		recheck;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		SpinLockAcquire(&LauncherState->mutex);
+		recheck = LauncherState->recheck_all;
+		LauncherState->recheck_all = false;
+		SpinLockRelease(&LauncherState->mutex);
+
+		launcher_scan(recheck);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 (long) mq_housekeeping_interval_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Run one SQL statement in a transaction of its own; NULL result -> false. */
+static bool
+run_step(const char *sql, int64 *result)
+{
+	bool		isnull = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, sql);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "%s failed", sql);
+	if (SPI_processed == 1 && SPI_tuptable->tupdesc->natts == 1 && result != NULL)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			*result = DatumGetInt32(d);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return !isnull;
+}
+
+/* One round of housekeeping; false when mqext is not (any more) here. */
+static bool
+worker_run_once(void)
+{
+	bool		installed;
+	int64		after = 0;
+	char		sql[64];
+
+	StartTransactionCommand();
+	installed = OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true));
+	CommitTransactionCommand();
+	if (!installed)
+		return false;
+
+	/* one topic per transaction: a roll or a drop holds its locks briefly */
+	for (;;)
+	{
+		snprintf(sql, sizeof(sql), "SELECT mq._housekeeping_topic(" INT64_FORMAT ")", after);
+		if (!run_step(sql, &after))
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	run_step("SELECT mq._housekeeping_sweep()", NULL);
+	pgstat_report_stat(true);
+	return true;
+}
+
+void
+mq_worker_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("mqext worker");
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		/* an error ends the worker; the launcher starts a new one */
+		if (!worker_run_once())
+		{
+			note_absent(dboid);
+			proc_exit(0);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 (long) mq_housekeeping_interval_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
