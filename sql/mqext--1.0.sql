@@ -539,7 +539,8 @@ COMMENT ON FUNCTION mq.decode_batch(bytea) IS 'the records of one Kafka RecordBa
 -------------------------------------------------------------------------------
 
 CREATE FUNCTION mq._partition_state(topic text, partition integer,
-                                    OUT log_start_offset bigint, OUT last_stable_offset bigint)
+                                    OUT log_start_offset bigint, OUT last_stable_offset bigint,
+                                    OUT oldest_open_append timestamptz)
     LANGUAGE c STRICT VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_partition_state';
@@ -550,7 +551,9 @@ CREATE VIEW mq.partitions AS
            s.last_stable_offset AS high_watermark,
            s.last_stable_offset,
            coalesce(b.size_bytes, 0) AS size_bytes,
-           b.first_ts, b.last_ts
+           b.first_ts, b.last_ts,
+           (SELECT pg_catalog.count(*) FROM mq.segment sg WHERE sg.topic_id = t.topic_id)::integer AS segments,
+           pg_catalog.now() - s.oldest_open_append AS oldest_open_transaction_age
       FROM mq.topic t
       JOIN mq.partition p USING (topic_id)
       CROSS JOIN LATERAL mq._partition_state(t.name, p.partition) s
@@ -2410,6 +2413,39 @@ CREATE VIEW mq.segments AS
            s.segment_id = (SELECT max(s2.segment_id) FROM mq.segment s2 WHERE s2.topic_id = s.topic_id) AS active
       FROM mq.segment s JOIN mq.topic t ON t.topic_id = s.topic_id;
 COMMENT ON VIEW mq.segments IS 'segments of every topic: relation, creation time, size, whether active';
+
+-------------------------------------------------------------------------------
+-- Statistics (kept in shared memory, never written on the hot path; they
+-- start again from zero at a server restart or mq.stats_reset())
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION mq._stats(OUT topic_relid oid, OUT partition integer, OUT records_appended bigint,
+                          OUT bytes_appended bigint, OUT produce_calls bigint,
+                          OUT records_fetched bigint, OUT fetch_calls bigint)
+    RETURNS SETOF record
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_stats';
+
+CREATE VIEW mq.stats AS
+    SELECT t.name AS topic, p.partition,
+           coalesce(s.records_appended, 0) AS records_appended,
+           coalesce(s.bytes_appended, 0) AS bytes_appended,
+           coalesce(s.records_fetched, 0) AS records_fetched,
+           coalesce(s.produce_calls, 0) AS produce_calls,
+           coalesce(s.fetch_calls, 0) AS fetch_calls
+      FROM mq.topic t
+      JOIN mq.partition p ON p.topic_id = t.topic_id
+      LEFT JOIN mq._stats() s
+             ON s.topic_relid = pg_catalog.to_regclass(pg_catalog.format('mq_data.%I', 'topic_' || t.topic_id))
+            AND s.partition = p.partition;
+COMMENT ON VIEW mq.stats IS 'per partition: records and bytes appended, records fetched, produce and fetch calls since the last reset';
+
+CREATE FUNCTION mq.stats_reset() RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_stats_reset';
+COMMENT ON FUNCTION mq.stats_reset() IS 'zero the statistics of this database''s partitions';
 
 -------------------------------------------------------------------------------
 -- Privileges: nothing that reads or writes records is open to PUBLIC.

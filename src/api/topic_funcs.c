@@ -13,6 +13,9 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "log/recovery.h"
 
 #include "bgw/launcher.h"
 #include "broker/fetch.h"
@@ -24,6 +27,43 @@ PG_FUNCTION_INFO_V1(mq_invalidate_cache);
 PG_FUNCTION_INFO_V1(mq_forget_topic);
 PG_FUNCTION_INFO_V1(mq_partition_state);
 PG_FUNCTION_INFO_V1(mq_launcher_wakeup);
+PG_FUNCTION_INFO_V1(mq_stats);
+PG_FUNCTION_INFO_V1(mq_stats_reset);
+
+/* mq._stats() -> one row per partition of this database that has state */
+Datum
+mq_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MqPartitionStats *stats;
+	int			n;
+
+	MqRequirePreload();
+	InitMaterializedSRF(fcinfo, 0);
+	stats = MqPartitionStatsCollect(&n);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		values[0] = ObjectIdGetDatum(stats[i].topic_relid);
+		values[1] = Int32GetDatum(stats[i].partition);
+		values[2] = Int64GetDatum((int64) stats[i].records_appended);
+		values[3] = Int64GetDatum((int64) stats[i].bytes_appended);
+		values[4] = Int64GetDatum((int64) stats[i].produce_calls);
+		values[5] = Int64GetDatum((int64) stats[i].records_fetched);
+		values[6] = Int64GetDatum((int64) stats[i].fetch_calls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+mq_stats_reset(PG_FUNCTION_ARGS)
+{
+	MqPartitionStatsReset();
+	PG_RETURN_VOID();
+}
 
 /* Called at the end of CREATE EXTENSION: start this database's worker now. */
 Datum
@@ -66,8 +106,9 @@ mq_partition_state(PG_FUNCTION_ARGS)
 	MqTopic    *topic;
 	int32		partition = PG_GETARG_INT32(1);
 	TupleDesc	desc;
-	Datum		values[2];
-	bool		nulls[2] = {0};
+	Datum		values[3];
+	bool		nulls[3] = {0};
+	TimestampTz oldest;
 
 	MqRequirePreload();
 	topic = MqTopicLookup(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
@@ -76,5 +117,8 @@ mq_partition_state(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	values[0] = Int64GetDatum(topic->log_start[partition]);
 	values[1] = Int64GetDatum(MqLastStableOffset(topic, partition));
+	oldest = MqPartitionOldestInflight(MqTopicPartitionSlot(topic, partition));
+	values[2] = TimestampTzGetDatum(oldest);
+	nulls[2] = (oldest == 0);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

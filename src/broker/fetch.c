@@ -75,6 +75,7 @@ MqFetch(MqTopic *topic, int32 partition, int64 from, int32 max_records,
 			}
 		}
 	}
+	MqPartitionCountFetch(r.pslot, count);
 	MqLogReaderEnd(&r);
 	return count;
 }

@@ -84,7 +84,7 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 	int64		base;
 
 	slot = MqTopicPartitionSlot(app->topic, partition);
-	base = MqPartitionReserve(slot, hdr->records_count);
+	base = MqPartitionReserve(slot, hdr->records_count, VARSIZE(batch) - VARHDRSZ);
 	MqBatchSetBaseOffset((uint8_t *) VARDATA(batch), base);
 
 	values[Anum_mq_log_topic_id - 1] = Int32GetDatum(app->topic->topic_id);

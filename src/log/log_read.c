@@ -78,6 +78,7 @@ MqLogReaderBegin(MqLogReader *r, MqTopic *topic, int32 partition, int64 from)
 	r->seg = -1;
 
 	pslot = MqTopicPartitionSlot(topic, partition);
+	r->pslot = pslot;
 	r->lso = MqPartitionLastStable(pslot);
 
 	if (IsolationUsesXactSnapshot())

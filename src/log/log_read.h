@@ -22,6 +22,7 @@ typedef struct MqLogReader
 	int64		from;			/* first offset wanted */
 	int64		lso;			/* read before the snapshot was taken */
 	int64		log_start;
+	struct MqPartitionSlot *pslot;
 	Snapshot	snapshot;
 	int			seg;			/* current segment, or -1 before the first */
 	bool		open;

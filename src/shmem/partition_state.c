@@ -157,6 +157,11 @@ MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 			slot->inflight_head = -1;
 			slot->inflight_tail = -1;
 			slot->ninflight = 0;
+			slot->records_appended = 0;
+			slot->bytes_appended = 0;
+			slot->produce_calls = 0;
+			slot->records_fetched = 0;
+			slot->fetch_calls = 0;
 		}
 		LWLockRelease(MqShared->partitions_lock);
 		if (slot == NULL)
@@ -249,7 +254,7 @@ pool_push(int32 e)
  * there, which holds the LSO at that offset until the transaction ends.
  */
 int64
-MqPartitionReserve(MqPartitionSlot *slot, int32 count)
+MqPartitionReserve(MqPartitionSlot *slot, int32 count, int64 bytes)
 {
 	int32		entry = -1;
 	int64		base;
@@ -290,6 +295,9 @@ MqPartitionReserve(MqPartitionSlot *slot, int32 count)
 	Assert(slot->initialized);
 	base = slot->next_offset;
 	slot->next_offset += count;
+	slot->records_appended += count;
+	slot->bytes_appended += bytes;
+	slot->produce_calls++;
 	if (entry >= 0)
 	{
 		MqInflight *e = &MqShared->pool[entry];
@@ -321,6 +329,76 @@ MqPartitionLastStable(MqPartitionSlot *slot)
 		lso = slot->next_offset;
 	SpinLockRelease(&slot->mutex);
 	return lso;
+}
+
+void
+MqPartitionCountFetch(MqPartitionSlot *slot, int64 records)
+{
+	SpinLockAcquire(&slot->mutex);
+	slot->records_fetched += records;
+	slot->fetch_calls++;
+	SpinLockRelease(&slot->mutex);
+}
+
+/* Copy the statistics of this database's partitions (palloc'd array). */
+MqPartitionStats *
+MqPartitionStatsCollect(int *n)
+{
+	HASH_SEQ_STATUS status;
+	MqPartitionSlot *slot;
+	MqPartitionStats *out;
+	int			cap;
+
+	MqRequirePreload();
+	*n = 0;
+	LWLockAcquire(MqShared->partitions_lock, LW_SHARED);
+	cap = Max(1, (int) hash_get_num_entries(MqShared->partitions));
+	/* palloc under an LWLock is fine; under a spinlock it would not be */
+	out = palloc(sizeof(MqPartitionStats) * cap);
+	hash_seq_init(&status, MqShared->partitions);
+	while ((slot = hash_seq_search(&status)) != NULL)
+	{
+		MqPartitionStats *s;
+
+		if (slot->key.dbid != MyDatabaseId || *n >= cap)
+			continue;
+		s = &out[(*n)++];
+		s->topic_relid = slot->key.topic_relid;
+		s->partition = slot->key.partition;
+		SpinLockAcquire(&slot->mutex);
+		s->records_appended = slot->records_appended;
+		s->bytes_appended = slot->bytes_appended;
+		s->produce_calls = slot->produce_calls;
+		s->records_fetched = slot->records_fetched;
+		s->fetch_calls = slot->fetch_calls;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(MqShared->partitions_lock);
+	return out;
+}
+
+void
+MqPartitionStatsReset(void)
+{
+	HASH_SEQ_STATUS status;
+	MqPartitionSlot *slot;
+
+	MqRequirePreload();
+	LWLockAcquire(MqShared->partitions_lock, LW_SHARED);
+	hash_seq_init(&status, MqShared->partitions);
+	while ((slot = hash_seq_search(&status)) != NULL)
+	{
+		if (slot->key.dbid != MyDatabaseId)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		slot->records_appended = 0;
+		slot->bytes_appended = 0;
+		slot->produce_calls = 0;
+		slot->records_fetched = 0;
+		slot->fetch_calls = 0;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(MqShared->partitions_lock);
 }
 
 /* Start time of the oldest open transaction appending here, or 0. */

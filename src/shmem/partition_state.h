@@ -29,7 +29,24 @@ typedef struct MqPartitionSlot
 	int32		inflight_head;	/* oldest in-flight append, -1 if none */
 	int32		inflight_tail;	/* newest in-flight append, -1 if none */
 	int32		ninflight;
+	/* statistics since the last mq.stats_reset(), kept only here */
+	uint64		records_appended;
+	uint64		bytes_appended;
+	uint64		produce_calls;
+	uint64		records_fetched;
+	uint64		fetch_calls;
 } MqPartitionSlot;
+
+typedef struct MqPartitionStats
+{
+	Oid			topic_relid;
+	int32		partition;
+	uint64		records_appended;
+	uint64		bytes_appended;
+	uint64		produce_calls;
+	uint64		records_fetched;
+	uint64		fetch_calls;
+} MqPartitionStats;
 
 /* An append of a still-open transaction, linked into its partition's list. */
 typedef struct MqInflight
@@ -49,7 +66,10 @@ extern void MqInflightPoolInit(void);
 
 extern MqPartitionSlot *MqPartitionGet(Oid topic_relid, int32 partition,
 									   MqRecoverNextOffset recover, void *arg);
-extern int64 MqPartitionReserve(MqPartitionSlot *slot, int32 count);
+extern int64 MqPartitionReserve(MqPartitionSlot *slot, int32 count, int64 bytes);
+extern void MqPartitionCountFetch(MqPartitionSlot *slot, int64 records);
+extern MqPartitionStats *MqPartitionStatsCollect(int *n);
+extern void MqPartitionStatsReset(void);
 extern int64 MqPartitionLastStable(MqPartitionSlot *slot);
 extern TimestampTz MqPartitionOldestInflight(MqPartitionSlot *slot);
 extern bool MqXactHasInflight(void);
