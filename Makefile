@@ -28,6 +28,7 @@ OBJS = \
 	src/log/log_append.o \
 	src/log/log_read.o \
 	src/log/recovery.o \
+	src/log/compact.o \
 	src/broker/headers.o \
 	src/broker/idempotence.o \
 	src/broker/produce.o \
@@ -47,7 +48,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 
 # pg_regress scripts live in sql/ beside the extension scripts (PG15's
 # pg_regress reads sql/ and expected/ under one input dir).
-REGRESS = topic produce fetch idempotence codec_vectors privileges group coord
+REGRESS = topic produce fetch idempotence codec_vectors privileges group coord retention compaction
 ISOLATION = lso aborted multi_topic prepare segment_roll group_rebalance group_fencing group_poll_wait
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)

@@ -12,9 +12,10 @@ BEGIN
     EXECUTE q;
     RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
-    RETURN regexp_replace(regexp_replace(SQLSTATE || ': ' || SQLERRM,
+    RETURN regexp_replace(regexp_replace(regexp_replace(SQLSTATE || ': ' || SQLERRM,
                           'session:[0-9]+:[0-9]+', 'session:PID:START', 'g'),
-                          'lease:[0-9]+', 'lease:ID', 'g');
+                          'lease:[0-9]+', 'lease:ID', 'g'),
+                          'lease [0-9]+ ', 'lease ID ', 'g');
 END $$;
 -- node(p): mq.node_get without the timestamps, data as text, the owner
 -- masked: "this session", "other session" or "lease"
@@ -136,7 +137,11 @@ SELECT pg_temp.err($q$SELECT mq.node_set('/big/exact', jsonb_build_object('k', r
 SELECT path, version, octet_length(data) FROM mq.node_get('/big/exact');
 SELECT path, version, octet_length(data) FROM mq.node_get('/big/text');
 SELECT pg_temp.children('/big');
--- the limit is a setting
+-- the limit is a setting, in bytes or with a unit.
+-- BUG (expected output below is the correct one): mq._node_max_data()
+-- reads current_setting(), which shows a byte GUC that is no whole number
+-- of kB as "10B" or "1048577B", and pg_size_bytes() of PG 15 rejects the
+-- unit "B": every create and set then fails with 22023 'invalid size: "10B"'.
 SET mqext.node_max_data_bytes = 10;
 SHOW mqext.node_max_data_bytes;
 SELECT mq.node_create('/big/ten', '0123456789');
@@ -271,7 +276,8 @@ SELECT mq.node_create('/q/n-', sequential => true);
 SELECT octet_length(mq.node_create('/q/' || repeat('s', 1011), sequential => true)) AS created_bytes;
 SELECT pg_temp.err(format('SELECT mq.node_create(%L, sequential => true)', '/q/' || repeat('s', 1012)));
 SELECT mq.node_create('/q/n-', sequential => true);
-SELECT pg_temp.children('/q');
+SELECT array(SELECT CASE WHEN length(c) > 20 THEN 'sss...' || right(c, 10) ELSE c END
+               FROM mq.node_children('/q') c) AS children;
 SELECT * FROM pg_temp.node('/q');
 SELECT mq.node_delete('/q', recursive => true);
 SELECT mq.node_delete('/q2', recursive => true);
@@ -310,7 +316,7 @@ SELECT pg_temp.err($q$SELECT mq.node_set('/nope', 'x', 0)$q$);
 -------------------------------------------------------------------------------
 SELECT pg_temp.err($q$SELECT mq.node_delete('/v', 5)$q$);
 SELECT pg_temp.err($q$SELECT mq.node_delete('/v', 7)$q$);
-SELECT mq.node_delete('/v', 6);
+SELECT mq.node_delete('/v', 8);
 SELECT mq.node_exists('/v');
 SELECT pg_temp.err($q$SELECT mq.node_delete('/v')$q$);
 SELECT mq.node_create_all('/d/a/x');
@@ -447,23 +453,23 @@ SELECT pg_temp.err(format('SELECT mq.lease_revoke(%s)', :lease1));
 SELECT pg_temp.err(format('SELECT mq.lease_keepalive(%s)', :lease1));
 SELECT pg_temp.err(format('SELECT mq.node_create(%L, lease => %s)', '/l/c', :lease1));
 -- expiry: a node with a ttl (an implicit lease) and one with a short lease
-SELECT mq.lease_grant('300 ms') AS short \gset
+SELECT mq.lease_grant('1 s') AS short \gset
 SELECT mq.node_create('/l/short', lease => :short);
-SELECT mq.node_create('/l/ttl', 'x', ttl => '300 ms');
+SELECT mq.node_create('/l/ttl', 'x', ttl => '1 s');
 SELECT ephemeral_owner LIKE 'lease:%' AS leased FROM mq.node_get('/l/ttl');
 SELECT pg_temp.children('/l');
-SELECT pg_sleep(0.5);
+SELECT pg_sleep(1.3);
 -- mq.node_exists sweeps the expired leases
 SELECT mq.node_exists('/l/ttl'), mq.node_exists('/l/short');
 SELECT pg_temp.children('/l');
 SELECT count(*) AS leases_left FROM mq.lease WHERE lease_id = :short;
 SELECT pg_temp.err(format('SELECT mq.lease_keepalive(%s)', :short));
 -- keepalive keeps a node alive past its first ttl
-SELECT mq.lease_grant('1 s') AS renewed \gset
+SELECT mq.lease_grant('2 s') AS renewed \gset
 SELECT mq.node_create('/l/renewed', lease => :renewed);
-SELECT pg_sleep(0.6);
+SELECT pg_sleep(1.2);
 SELECT mq.lease_keepalive(:renewed) IS NOT NULL AS kept_alive;
-SELECT pg_sleep(0.6);
+SELECT pg_sleep(1.2);
 SELECT mq.node_exists('/l/renewed');
 SELECT mq.lease_revoke(:renewed);
 SELECT mq.node_exists('/l/renewed');
@@ -578,7 +584,9 @@ SELECT mq.node_set('/w/c', 'seven');
 COMMIT;
 \o
 -- a recursive delete: each node, deepest first
+\o | sed -e 's/PID [0-9]*/PID N/'
 SELECT mq.node_create('/w/c2');
+\o
 LISTEN "mq.node./w/c2";
 \o | sed -e 's/PID [0-9]*/PID N/'
 SELECT mq.node_delete('/w', recursive => true);

@@ -117,7 +117,9 @@ CREATE FUNCTION mq.default_config() RETURNS jsonb
              "segment.ms": 604800000, "segment.bytes": 1073741824,
              "max.message.bytes": 1048588,
              "message.timestamp.type": "CreateTime",
-             "cleanup.policy": "delete", "notify": false}'::jsonb;
+             "cleanup.policy": "delete", "notify": false,
+             "delete.retention.ms": 86400000, "min.compaction.lag.ms": 0,
+             "min.cleanable.dirty.ratio": 0.5}'::jsonb;
 COMMENT ON FUNCTION mq.default_config() IS 'the default topic configuration (Kafka''s names and defaults)';
 
 /*
@@ -152,7 +154,16 @@ BEGIN
             CONTINUE;
         END IF;
         CASE k
-        WHEN 'retention.ms', 'retention.bytes', 'segment.ms', 'segment.bytes', 'max.message.bytes' THEN
+        WHEN 'min.cleanable.dirty.ratio' THEN
+            s := v #>> '{}';
+            IF jsonb_typeof(v) NOT IN ('number', 'string') OR s !~ '^[0-9]*\.?[0-9]+$'
+               OR s::numeric > 1 THEN
+                RAISE EXCEPTION 'invalid value for topic config key "%": %', k, v
+                    USING ERRCODE = '22023', DETAIL = 'The value must be a number from 0 to 1.';
+            END IF;
+            result := jsonb_set(result, ARRAY[k], to_jsonb(s::numeric));
+        WHEN 'retention.ms', 'retention.bytes', 'segment.ms', 'segment.bytes', 'max.message.bytes',
+             'delete.retention.ms', 'min.compaction.lag.ms' THEN
             s := v #>> '{}';
             IF jsonb_typeof(v) NOT IN ('number', 'string') OR s !~ '^-?[0-9]+$' THEN
                 RAISE EXCEPTION 'invalid value for topic config key "%": %', k, v
@@ -160,6 +171,7 @@ BEGIN
             END IF;
             n := s::numeric;
             minimum := CASE k WHEN 'retention.ms' THEN -1 WHEN 'retention.bytes' THEN -1
+                              WHEN 'delete.retention.ms' THEN 0 WHEN 'min.compaction.lag.ms' THEN 0
                               WHEN 'segment.ms' THEN 1 WHEN 'segment.bytes' THEN 14
                               ELSE 0 END;
             IF n < minimum OR n > 9223372036854775807
@@ -182,14 +194,14 @@ BEGIN
                     USING ERRCODE = '22023';
             END IF;
             s := v #>> '{}';
-            IF s IN ('compact', 'compact,delete', 'delete,compact') THEN
-                RAISE EXCEPTION 'cleanup.policy "%" is not supported yet', s
-                    USING ERRCODE = '0A000', HINT = 'Use "delete".';
-            ELSIF s <> 'delete' THEN
-                RAISE EXCEPTION 'invalid value for topic config key "%": %', k, v
-                    USING ERRCODE = '22023', DETAIL = 'The value must be "delete".';
+            IF s = 'delete,compact' THEN
+                s := 'compact,delete';
             END IF;
-            result := jsonb_set(result, ARRAY[k], v);
+            IF s NOT IN ('delete', 'compact', 'compact,delete') THEN
+                RAISE EXCEPTION 'invalid value for topic config key "%": %', k, v
+                    USING ERRCODE = '22023', DETAIL = 'The value must be "delete", "compact" or "compact,delete".';
+            END IF;
+            result := jsonb_set(result, ARRAY[k], to_jsonb(s));
         WHEN 'notify' THEN
             IF jsonb_typeof(v) = 'boolean' THEN
                 result := jsonb_set(result, ARRAY[k], v);
@@ -1559,7 +1571,7 @@ CREATE FUNCTION mq._parent(path text) RETURNS text
 CREATE FUNCTION mq._node_max_data() RETURNS integer
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
-    RETURN coalesce(pg_size_bytes(nullif(current_setting('mqext.node_max_data_bytes', true), '')), 1048576);
+    RETURN coalesce((SELECT s.setting::integer FROM pg_settings s WHERE s.name = 'mqext.node_max_data_bytes'), 1048576);
 
 CREATE FUNCTION mq._check_data(data bytea) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -2339,7 +2351,13 @@ BEGIN
         END IF;
     END IF;
 
-    IF coalesce(current_setting('mqext.enable_retention', true), 'on') <> 'off' THEN
+    IF coalesce(current_setting('mqext.enable_compaction', true), 'on') <> 'off'
+       AND cfg->>'cleanup.policy' IN ('compact', 'compact,delete') THEN
+        PERFORM mq._compact(t.topic_id, t.name, cfg, active.segment_id);
+    END IF;
+
+    IF coalesce(current_setting('mqext.enable_retention', true), 'on') <> 'off'
+       AND cfg->>'cleanup.policy' IN ('delete', 'compact,delete') THEN
         FOR seg IN SELECT s.segment_id FROM mq.segment s
                     WHERE s.topic_id = t.topic_id AND s.segment_id < active.segment_id
                     ORDER BY s.segment_id LOOP
@@ -2361,6 +2379,50 @@ BEGIN
         END LOOP;
     END IF;
     RETURN t.topic_id;
+END
+$$;
+
+CREATE FUNCTION mq._compact_topic(topic text, ncleanable integer, horizon_ms bigint,
+                                  min_dirty_ratio double precision) RETURNS bigint
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_compact_topic';
+
+/*
+ * Compact a topic (src/log/compact.c): the cleanable segments are the
+ * oldest inactive ones whose newest record is older than
+ * min.compaction.lag.ms, up to the first that is not.  Gives up for this
+ * round rather than wait more than a second for a segment's readers.
+ */
+CREATE FUNCTION mq._compact(p_topic_id integer, p_topic text, cfg jsonb, active bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seg record;
+    newest timestamptz;
+    n integer := 0;
+    lag interval := make_interval(secs => (cfg->>'min.compaction.lag.ms')::numeric / 1000);
+BEGIN
+    FOR seg IN SELECT s.segment_id FROM mq.segment s
+                WHERE s.topic_id = p_topic_id AND s.segment_id < active ORDER BY s.segment_id LOOP
+        EXECUTE format('SELECT max(l.max_ts) FROM mq_data.%I l', 'seg_' || seg.segment_id) INTO newest;
+        EXIT WHEN newest IS NOT NULL AND newest > clock_timestamp() - lag;
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM set_config('lock_timeout', '1000', true);
+        PERFORM mq._compact_topic(p_topic, n,
+                    ((extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                     - (cfg->>'delete.retention.ms')::bigint),
+                    (cfg->>'min.cleanable.dirty.ratio')::double precision);
+        PERFORM set_config('lock_timeout', '0', true);
+    EXCEPTION WHEN lock_not_available THEN
+        PERFORM set_config('lock_timeout', '0', true);
+    END;
 END
 $$;
 

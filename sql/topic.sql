@@ -45,10 +45,17 @@ SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"segment.bytes": 13}')$
 SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"max.message.bytes": 1.5}')$q$);
 SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"message.timestamp.type": "Now"}')$q$);
 SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"notify": "maybe"}')$q$);
-SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"cleanup.policy": "compact"}')$q$);
+SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"min.cleanable.dirty.ratio": 1.5}')$q$);
+SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"min.cleanable.dirty.ratio": "half"}')$q$);
+SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"delete.retention.ms": -1}')$q$);
+SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"min.compaction.lag.ms": -5}')$q$);
 SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '{"cleanup.policy": "forever"}')$q$);
 SELECT pg_temp.err($q$SELECT mq.create_topic('bad', 1, '[1, 2]')$q$);
 SELECT count(*) FROM mq.topics WHERE topic = 'bad';
+-- compaction settings (the worker compacts; see sql/compaction.sql)
+SELECT mq.create_topic('kv', 1, '{"cleanup.policy": "delete,compact", "min.cleanable.dirty.ratio": "0.25", "delete.retention.ms": 0}');
+SELECT config->'cleanup.policy' AS policy, config->'min.cleanable.dirty.ratio' AS ratio,
+       config->'delete.retention.ms' AS delete_retention FROM mq.topics WHERE topic = 'kv';
 -- hints name what is allowed
 \set VERBOSITY default
 \set SHOW_CONTEXT never

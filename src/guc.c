@@ -18,6 +18,7 @@ int			mq_housekeeping_interval_ms = 10000;
 bool		mq_enable_retention = true;
 bool		mq_enable_segment_roll = true;
 bool		mq_enable_sweeps = true;
+bool		mq_enable_compaction = true;
 
 void
 MqGucInit(void)
@@ -62,6 +63,11 @@ MqGucInit(void)
 	DefineCustomBoolVariable("mqext.enable_segment_roll",
 							 gettext_noop("Start new segments past segment.ms and segment.bytes."),
 							 NULL, &mq_enable_segment_roll, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mqext.enable_compaction",
+							 gettext_noop("Compact topics with cleanup.policy compact."),
+							 NULL, &mq_enable_compaction, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("mqext.enable_sweeps",

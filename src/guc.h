@@ -15,6 +15,7 @@ extern int	mq_housekeeping_interval_ms;
 extern bool mq_enable_retention;
 extern bool mq_enable_segment_roll;
 extern bool mq_enable_sweeps;
+extern bool mq_enable_compaction;
 
 extern void MqGucInit(void);
 

@@ -16,6 +16,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "log/recovery.h"
+#include "log/compact.h"
 
 #include "bgw/launcher.h"
 #include "broker/fetch.h"
@@ -29,6 +30,17 @@ PG_FUNCTION_INFO_V1(mq_partition_state);
 PG_FUNCTION_INFO_V1(mq_launcher_wakeup);
 PG_FUNCTION_INFO_V1(mq_stats);
 PG_FUNCTION_INFO_V1(mq_stats_reset);
+PG_FUNCTION_INFO_V1(mq_compact_topic);
+
+/* mq._compact_topic(topic, ncleanable, horizon_ms, min_dirty_ratio) -> bytes saved */
+Datum
+mq_compact_topic(PG_FUNCTION_ARGS)
+{
+	MqRequirePreload();
+	PG_RETURN_INT64(MqCompactTopic(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								   PG_GETARG_INT32(1), PG_GETARG_INT64(2),
+								   PG_GETARG_FLOAT8(3)));
+}
 
 /* mq._stats() -> one row per partition of this database that has state */
 Datum

@@ -294,6 +294,59 @@ MqBatchEncode(MqBatchHeader *hdr, const MqRecord *recs, int nrecs,
 	put_header(hdr, dst, (size_t) (p - dst));
 }
 
+/*
+ * Size and encoding of the records that compaction keeps of a batch: each
+ * keeps its offset (offset_deltas[i], increasing), and the batch keeps the
+ * caller's base offset and last_offset_delta, as Kafka's log cleaner does.
+ */
+size_t
+MqBatchEncodedSizeKept(const MqRecord *recs, const int32_t *offset_deltas,
+					   int nrecs)
+{
+	size_t		size = MQ_BATCH_HEADER_SIZE;
+	int			i;
+
+	for (i = 0; i < nrecs; i++)
+		size += MqRecordEncodedSize(&recs[i],
+									add_wrap64(recs[i].timestamp,
+											   -recs[0].timestamp),
+									offset_deltas[i]);
+	return size;
+}
+
+void
+MqBatchEncodeKept(MqBatchHeader *hdr, const MqRecord *recs,
+				  const int32_t *offset_deltas, int nrecs, uint8_t *dst)
+{
+	uint8_t    *p = dst + MQ_BATCH_HEADER_SIZE;
+	int64_t		base_ts = -1;
+	int64_t		max_ts = -1;
+	int			i;
+
+	if (nrecs > 0)
+	{
+		base_ts = recs[0].timestamp;
+		max_ts = recs[0].timestamp;
+		for (i = 1; i < nrecs; i++)
+			if (recs[i].timestamp > max_ts)
+				max_ts = recs[i].timestamp;
+	}
+	for (i = 0; i < nrecs; i++)
+		p = put_record(p, &recs[i], add_wrap64(recs[i].timestamp, -base_ts),
+					   offset_deltas[i]);
+
+	/* hdr->last_offset_delta is the caller's: the batch's offsets stay */
+	if (!(hdr->attributes & MQ_BATCH_LOG_APPEND_TIME) || nrecs == 0)
+	{
+		hdr->base_timestamp = base_ts;
+		hdr->max_timestamp = max_ts;
+	}
+	else
+		hdr->base_timestamp = base_ts;
+	hdr->records_count = nrecs;
+	put_header(hdr, dst, (size_t) (p - dst));
+}
+
 void
 MqBatchEncodeEmpty(MqBatchHeader *hdr, uint8_t *dst)
 {

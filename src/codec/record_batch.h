@@ -114,6 +114,17 @@ extern size_t MqBatchEncodedSize(const MqRecord *recs, int nrecs);
 extern void MqBatchEncode(MqBatchHeader *hdr, const MqRecord *recs, int nrecs,
 						  uint8_t *dst);
 
+/*
+ * Re-encode the records compaction keeps of a batch, with their original
+ * offset deltas (increasing); base_offset and last_offset_delta of *hdr
+ * are kept as the caller sets them.
+ */
+extern size_t MqBatchEncodedSizeKept(const MqRecord *recs,
+									 const int32_t *offset_deltas, int nrecs);
+extern void MqBatchEncodeKept(MqBatchHeader *hdr, const MqRecord *recs,
+							  const int32_t *offset_deltas, int nrecs,
+							  uint8_t *dst);
+
 /* Rewrite baseOffset in place; it lies outside the CRC's range. */
 extern void MqBatchSetBaseOffset(uint8_t *batch, int64_t base_offset);
 

@@ -19,6 +19,10 @@
 #include "catalog/index.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/lsyscache.h"
+#include "catalog/namespace.h"
+
+#include "mqext.h"
 
 #include "log/segment.h"
 
@@ -37,6 +41,20 @@ MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out,
 
 	out->segment_id = topic->segment_ids[seg];
 	out->heap = try_relation_open(topic->segment_relids[seg], mode);
+	if (out->heap == NULL)
+	{
+		/*
+		 * Compaction replaces a segment with a rewritten relation of the
+		 * same name: look for that before concluding it was dropped.
+		 */
+		char		relname[NAMEDATALEN];
+		Oid			relid;
+
+		snprintf(relname, sizeof(relname), "seg_" INT64_FORMAT, out->segment_id);
+		relid = get_relname_relid(relname, get_namespace_oid(MQ_DATA_SCHEMA, false));
+		if (OidIsValid(relid))
+			out->heap = try_relation_open(relid, mode);
+	}
 	if (out->heap == NULL)
 	{
 		/* dropped while we were not holding a lock: by drop_topic or retention */

@@ -1,0 +1,60 @@
+-- Log compaction (src/log/compact.c), driven directly rather than by the
+-- worker: min.compaction.lag.ms is an hour, so the worker leaves these
+-- topics alone, and mq._compact_topic is told how many segments to clean.
+CREATE EXTENSION IF NOT EXISTS mqext;
+\set VERBOSITY terse
+CREATE FUNCTION pg_temp.compact(t text) RETURNS boolean LANGUAGE sql AS $$
+    SELECT mq._compact_topic(t, (SELECT count(*)::int - 1 FROM mq.segments s WHERE s.topic = t),
+                             (extract(epoch FROM clock_timestamp()) * 1000)::bigint - 1000, 0.0) > 0
+$$;
+CREATE FUNCTION pg_temp.batch_bytes(t text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT sum(octet_length(l.batch)) FROM mq_data.log l JOIN mq.topic x USING (topic_id) WHERE x.name = t
+$$;
+
+SELECT mq.create_topic('kv', 2, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000,
+                                  "delete.retention.ms": 0}');
+-- many updates per key, some tombstones, in several batches
+SELECT count(*) FROM mq.produce_batch('kv', ARRAY['a1', 'b1', 'c1', 'd1'], keys => ARRAY['a', 'b', 'c', 'd'], partition => 0);
+SELECT count(*) FROM mq.produce_batch('kv', ARRAY['a2', 'b2', 'a3'], keys => ARRAY['a', 'b', 'a'], partition => 0);
+SELECT count(*) FROM mq.produce('kv', NULL::bytea, 'c'::bytea, partition => 0, ts => now() - interval '1 hour');
+SELECT count(*) FROM mq.produce('kv', NULL::bytea, 'd'::bytea, partition => 0, ts => now() + interval '1 hour');
+SELECT count(*) FROM mq.produce_batch('kv', ARRAY['a4', 'e1'], keys => ARRAY['a', 'e'], partition => 0);
+SELECT count(*) FROM mq.produce_batch('kv', ARRAY['x1', 'x2', 'n1'], keys => ARRAY['x', 'x', NULL], partition => 1);
+-- roll, so that everything above is in an inactive segment; then one more
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'kv';
+SELECT count(*) FROM mq.produce('kv', 'a5', 'a', partition => 0);
+SELECT pg_temp.batch_bytes('kv') AS bytes_before \gset
+
+SELECT pg_temp.compact('kv') AS compacted;
+-- partition 0: the newest value of each key of the cleaned segment, at its
+-- original offset, in offset order; a tombstone older than the horizon
+-- (delete.retention.ms) goes with its key (c), a younger one stays (d);
+-- the active segment (a5) is not touched
+SELECT "offset", convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+  FROM mq.fetch('kv', 0, 0);
+-- partition 1: records without a key are kept
+SELECT "offset", convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+  FROM mq.fetch('kv', 1, 0);
+-- the storage shrank; batches keep their offsets (an emptied batch stays
+-- empty, so the last offset of each partition survives a restart)
+SELECT pg_temp.batch_bytes('kv') < :bytes_before AS shrank;
+SELECT partition, base_offset, last_offset, record_count
+  FROM mq_data.log l JOIN mq.topic t USING (topic_id) WHERE t.name = 'kv' ORDER BY 1, 2;
+SELECT bool_and(EXISTS (SELECT 1 FROM mq.decode_batch(l.batch)) OR l.record_count = 0) AS valid_batches
+  FROM mq_data.log l JOIN mq.topic t USING (topic_id) WHERE t.name = 'kv';
+-- new appends continue above
+SELECT "offset" FROM mq.produce('kv', 'e2', 'e', partition => 0);
+-- compacting again finds nothing new to remove in the cleaned segment
+SELECT pg_temp.compact('kv') AS compacted_again;
+
+-- below min.cleanable.dirty.ratio nothing is rewritten
+SELECT mq.create_topic('clean', 1, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000}');
+SELECT count(*) FROM mq.produce_batch('clean', ARRAY['1', '2', '3', '4', '5'], keys => ARRAY['a', 'b', 'c', 'd', 'a']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'clean';
+SELECT mq._compact_topic('clean', 1, 0, 0.5) AS saved_at_half;
+SELECT count(*) FROM mq.fetch('clean', 0, 0);
+SELECT mq._compact_topic('clean', 1, 0, 0.2) > 0 AS saved_at_fifth;
+SELECT "offset", convert_from(value, 'UTF8') FROM mq.fetch('clean', 0, 0);
+
+SELECT mq.drop_topic('kv');
+SELECT mq.drop_topic('clean');
