@@ -3,9 +3,11 @@
 # Idempotent: installs only what is missing (apt-get update first, as root).
 set -euo pipefail
 
+# libkrb5-dev: PostgreSQL's libpq/libpq-be.h (the client socket, watched by
+# blocking polls) includes gssapi.h, which Debian's server headers lack.
 pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
       postgresql-15-pgtap postgresql-contrib libipc-run-perl
-      make gcc clang-14 libclang-rt-14-dev perl)
+      libkrb5-dev make gcc clang-14 libclang-rt-14-dev perl)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -379,6 +379,9 @@ BEGIN
     INSERT INTO mq.partition (topic_id, partition)
         SELECT id, p FROM generate_series(cur, total - 1) p;
     PERFORM mq._note_topic_change(id);
+    -- and the groups that read it, so that blocked members rebalance now
+    PERFORM mq._note_key_change(m.group_id)
+       FROM (SELECT DISTINCT gm.group_id FROM mq.group_member gm WHERE topic = ANY (gm.topics)) m;
     RAISE WARNING 'records with a key now map to different partitions of topic "%"', topic
         USING DETAIL = format('The topic went from %s to %s partitions; ordering per key holds only within records produced after this change.', cur, total);
 END
@@ -971,7 +974,13 @@ BEGIN
     IF NOT stale THEN
         RETURN false;
     END IF;
-    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE;
+    -- opportunistic: if another transaction is changing the group, it
+    -- will rebalance; waiting here, maybe holding assignment rows it
+    -- needs, could deadlock
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
     DELETE FROM mq.group_member m
      WHERE m.group_id = p_group
        AND CASE WHEN m.session_bound
@@ -1076,6 +1085,14 @@ BEGIN
             ARRAY(SELECT DISTINCT x FROM unnest(subscribe.topics) x ORDER BY 1), cfg)
     ON CONFLICT (group_id, member_id) DO UPDATE
        SET topics = EXCLUDED.topics, config = EXCLUDED.config, last_poll = clock_timestamp();
+    -- a member id subscribing again is a new incarnation of its client (the
+    -- old one may have crashed after a poll): it starts from the committed
+    -- offsets, as a restarted Kafka consumer does, not from the positions
+    -- of a client that is gone
+    IF subscribe.member_id IS NOT NULL AND existing.member_id IS NOT NULL THEN
+        UPDATE mq.group_assignment ga SET position = NULL
+         WHERE ga.group_id = subscribe.group_id AND ga.member_id = mid;
+    END IF;
     IF subscribe.member_id IS NULL THEN
         PERFORM mq._bind_session();
     END IF;
@@ -1191,10 +1208,17 @@ BEGIN
                 pos := mq._start_position(m.group_id, a.name, a.topic_id, a.partition,
                                           m.config->>'auto.offset.reset');
                 -- remember where we start, or "latest" would move on by itself
-                UPDATE mq.group_assignment ga SET position = pos
+                -- (a row a rebalance is moving is locked by it: leave it)
+                PERFORM 1 FROM mq.group_assignment ga
                  WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
                    AND ga.partition = a.partition AND ga.member_id = m.member_id
-                   AND ga.generation = a.generation AND ga.position IS NULL;
+                   AND ga.generation = a.generation
+                   FOR NO KEY UPDATE SKIP LOCKED;
+                IF FOUND THEN
+                    UPDATE mq.group_assignment ga SET position = pos
+                     WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
+                       AND ga.partition = a.partition AND ga.position IS NULL;
+                END IF;
                 wrote := true;
             END IF;
             c_tid := c_tid || a.topic_id;
@@ -1213,15 +1237,21 @@ BEGIN
             recs := ARRAY(SELECT ROW(f.topic, f.partition, f."offset", f.ts, f.key, f.value, f.headers)::mq._polled
                             FROM mq.fetch(a.name, a.partition, pos, want - cardinality(got)) f);
             CONTINUE WHEN cardinality(recs) = 0;
-            -- fence: move the position only if the partition is still ours
-            UPDATE mq.group_assignment ga
-               SET position = recs[cardinality(recs)]."offset" + 1, last_fetch = clock_timestamp()
+            -- fence: move the position only if the partition is still ours;
+            -- a row locked by someone else is being moved by a rebalance,
+            -- which waits for us if we lock first: never wait for it, so
+            -- that the two can never wait for each other
+            PERFORM 1 FROM mq.group_assignment ga
              WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
                AND ga.partition = a.partition AND ga.member_id = m.member_id
-               AND ga.generation = a.generation;
-            GET DIAGNOSTICS n = ROW_COUNT;
+               AND ga.generation = a.generation
+               FOR NO KEY UPDATE SKIP LOCKED;
             wrote := true;
-            IF n = 1 THEN
+            IF FOUND THEN
+                UPDATE mq.group_assignment ga
+                   SET position = recs[cardinality(recs)]."offset" + 1, last_fetch = clock_timestamp()
+                 WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
+                   AND ga.partition = a.partition;
                 got := got || recs;
             END IF;
         END LOOP;
@@ -1241,7 +1271,7 @@ BEGIN
         PERFORM 1 FROM mq.group_assignment ga
           JOIN unnest(c_tid, c_part) c(t, p) ON c.t = ga.topic_id AND c.p = ga.partition
          WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
-           FOR KEY SHARE OF ga;
+           FOR KEY SHARE OF ga SKIP LOCKED;
         INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
         SELECT m.group_id, c.t, c.p, c.pos
           FROM unnest(c_tid, c_part, c_pos) c(t, p, pos)
@@ -1278,11 +1308,12 @@ BEGIN
     IF for_update THEN
         PERFORM 1 FROM mq.group_assignment ga
          WHERE ga.group_id = m.group_id AND ga.topic_id = tid AND ga.partition = p_partition
-           AND ga.member_id = m.member_id FOR UPDATE;
+           AND ga.member_id = m.member_id FOR NO KEY UPDATE SKIP LOCKED;
     ELSE
+        -- locked by someone else: a rebalance is moving it away
         PERFORM 1 FROM mq.group_assignment ga
          WHERE ga.group_id = m.group_id AND ga.topic_id = tid AND ga.partition = p_partition
-           AND ga.member_id = m.member_id FOR KEY SHARE;
+           AND ga.member_id = m.member_id FOR KEY SHARE SKIP LOCKED;
     END IF;
     IF NOT FOUND THEN
         SELECT g.generation INTO gen FROM mq.consumer_group g WHERE g.group_id = m.group_id;
@@ -1304,11 +1335,15 @@ AS $$
 DECLARE
     m mq.group_member := mq._member(commit.group_id, commit.member_id);
 BEGIN
+    -- SKIP LOCKED: a row locked by another transaction is being moved by a
+    -- rebalance (which waits for the rows we hold); its position equals
+    -- its committed offset unless this transaction polled it, and then we
+    -- hold its lock ourselves
     INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
     SELECT ga.group_id, ga.topic_id, ga.partition, ga.position
       FROM mq.group_assignment ga
      WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id AND ga.position IS NOT NULL
-       FOR KEY SHARE
+       FOR KEY SHARE SKIP LOCKED
     ON CONFLICT (group_id, topic_id, partition) DO UPDATE
        SET committed_offset = EXCLUDED.committed_offset, committed_at = now()
      WHERE o.committed_offset IS DISTINCT FROM EXCLUDED.committed_offset;

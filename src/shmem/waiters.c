@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/twophase.h"
+#include "libpq/libpq-be.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
@@ -156,15 +157,31 @@ MqWaitUnregister(void)
 		pg_atomic_fetch_sub_u32(&Waiters->nwaiters, 1);
 }
 
-/* Sleep until woken or timeout; true when woken. */
+/*
+ * Sleep until woken or timeout; true when woken.  A backend sleeping for
+ * its client also watches the client's socket: a client that goes away
+ * (killed, say) must end the session now, not when the sleep ends, since
+ * its group members and ephemeral nodes leave with the session.
+ */
 bool
 MqWaitSleep(long timeout_ms)
 {
 	int			rc;
 
-	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-				   timeout_ms, PG_WAIT_EXTENSION);
+	if (MyProcPort != NULL && MyProcPort->sock != PGINVALID_SOCKET)
+		rc = WaitLatchOrSocket(MyLatch,
+							   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | WL_SOCKET_CLOSED,
+							   MyProcPort->sock, timeout_ms, PG_WAIT_EXTENSION);
+	else
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   timeout_ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
+	if (rc & WL_SOCKET_CLOSED)
+	{
+		/* as the backend's own check does (pq_check_connection) */
+		ClientConnectionLost = true;
+		InterruptPending = true;
+	}
 	CHECK_FOR_INTERRUPTS();
 	return (rc & WL_LATCH_SET) != 0;
 }

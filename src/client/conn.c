@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/client/conn.c
+ *		Connecting (a conninfo or URI from -d, the PG* environment variables,
+ *		~/.pgpass: whatever libpq does), running queries, reporting errors
+ *		with the server's message and SQLSTATE, and interrupting a blocking
+ *		query on SIGINT.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mqctl.h"
+
+volatile sig_atomic_t interrupted = 0;
+static PGcancel *volatile cancel_conn = NULL;
+
+/* Print server notices (e.g. add_partitions' warning) like psql does. */
+static void
+notice_receiver(void *arg, const PGresult *res)
+{
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+	(void) arg;
+	if (msg == NULL)
+	{
+		fprintf(stderr, "%s: %s", progname, PQresultErrorMessage(res));
+		return;
+	}
+	fprintf(stderr, "%s: %s: %s\n", progname, sev ? sev : "NOTICE", msg);
+	if (detail)
+		fprintf(stderr, "DETAIL:  %s\n", detail);
+	if (hint)
+		fprintf(stderr, "HINT:  %s\n", hint);
+}
+
+PGconn *
+mq_connect(void)
+{
+	const char *keywords[8];
+	const char *values[8];
+	int			n = 0;
+	PGconn	   *conn;
+
+	/* dbname first: a conninfo or URI in it is expanded, later ones win */
+	if (conn_opts.dbname)
+	{
+		keywords[n] = "dbname";
+		values[n++] = conn_opts.dbname;
+	}
+	if (conn_opts.host)
+	{
+		keywords[n] = "host";
+		values[n++] = conn_opts.host;
+	}
+	if (conn_opts.port)
+	{
+		keywords[n] = "port";
+		values[n++] = conn_opts.port;
+	}
+	if (conn_opts.user)
+	{
+		keywords[n] = "user";
+		values[n++] = conn_opts.user;
+	}
+	keywords[n] = "fallback_application_name";
+	values[n++] = progname;
+	keywords[n] = NULL;
+	values[n] = NULL;
+
+	conn = PQconnectdbParams(keywords, values, 1);
+	if (conn == NULL)
+		fatal("out of memory");
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		char	   *msg = xstrdup(PQerrorMessage(conn));
+		size_t		len = strlen(msg);
+
+		while (len > 0 && msg[len - 1] == '\n')
+			msg[--len] = '\0';
+		PQfinish(conn);
+		fatal("could not connect to the database: %s", msg);
+	}
+	PQsetNoticeReceiver(conn, notice_receiver, NULL);
+	verbose_msg("connected to database \"%s\" as \"%s\" on %s:%s",
+				PQdb(conn), PQuser(conn),
+				PQhost(conn) ? PQhost(conn) : "(default)", PQport(conn));
+	return conn;
+}
+
+bool
+result_ok(const PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ||
+		st == PGRES_SINGLE_TUPLE;
+}
+
+const char *
+result_sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s ? s : "";
+}
+
+void
+print_result_error(const PGresult *res, const char *context)
+{
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+	const char *where = PQresultErrorField(res, PG_DIAG_CONTEXT);
+
+	fflush(stdout);
+	fprintf(stderr, "%s: error: ", progname);
+	if (context)
+		fprintf(stderr, "%s: ", context);
+	if (msg)
+	{
+		fprintf(stderr, "%s", msg);
+		if (state)
+			fprintf(stderr, " (SQLSTATE %s)", state);
+		fputc('\n', stderr);
+	}
+	else
+	{
+		/* errors made by libpq itself: lost connection and the like */
+		const char *m = PQresultErrorMessage(res);
+
+		fprintf(stderr, "%s", m && *m ? m : "unknown error\n");
+	}
+	if (detail)
+		fprintf(stderr, "DETAIL:  %s\n", detail);
+	if (hint)
+		fprintf(stderr, "HINT:  %s\n", hint);
+	if (where && conn_opts.verbose)
+		fprintf(stderr, "CONTEXT:  %s\n", where);
+}
+
+void
+mq_fail(PGconn *conn, PGresult *res, const char *context)
+{
+	if (res)
+		print_result_error(res, context);
+	else
+	{
+		fflush(stdout);
+		fprintf(stderr, "%s: error: %s%s%s", progname,
+				context ? context : "", context ? ": " : "",
+				PQerrorMessage(conn));
+	}
+	PQclear(res);
+	PQfinish(conn);
+	exit(EXIT_ERROR);
+}
+
+PGresult *
+mq_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (res == NULL || !result_ok(res))
+		mq_fail(conn, res, NULL);
+	return res;
+}
+
+PGresult *
+mq_exec_binary(PGconn *conn, const char *sql, int nparams,
+			   const char *const *values, const int *lengths,
+			   const int *formats, const Oid *types)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, types, values, lengths,
+								   formats, 1);
+
+	if (res == NULL || !result_ok(res))
+		mq_fail(conn, res, NULL);
+	return res;
+}
+
+/*
+ * First SIGINT or SIGTERM: note it and cancel the query in progress, so a
+ * blocking poll returns at once; the command then finishes cleanly (commits
+ * what it printed).  A second one kills the process.
+ */
+static void
+interrupt_handler(int signo)
+{
+	int			save_errno = errno;
+	char		errbuf[256];
+
+	if (interrupted)
+	{
+		signal(signo, SIG_DFL);
+		raise(signo);
+	}
+	interrupted = 1;
+	if (cancel_conn != NULL)
+		(void) PQcancel(cancel_conn, errbuf, sizeof(errbuf));
+	errno = save_errno;
+}
+
+void
+install_interrupt_handler(PGconn *conn)
+{
+	struct sigaction sa;
+
+	if (conn != NULL)
+		cancel_conn = PQgetCancel(conn);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = interrupt_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;			/* no SA_RESTART: select() and sleeps return */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* After this, an interrupt no longer cancels queries (the final commit). */
+void
+forget_interrupt_connection(void)
+{
+	PGcancel   *c = cancel_conn;
+
+	cancel_conn = NULL;
+	if (c)
+		PQfreeCancel(c);
+}
+
+bool
+canceled_by_us(const PGresult *res)
+{
+	return interrupted && strcmp(result_sqlstate(res), "57014") == 0;
+}
+
+int64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+sleep_usec(int64_t usec)
+{
+	struct timespec ts;
+
+	if (usec <= 0)
+		return;
+	ts.tv_sec = usec / 1000000;
+	ts.tv_nsec = (usec % 1000000) * 1000;
+	/* returns early on a signal: callers check "interrupted" */
+	(void) nanosleep(&ts, NULL);
+}
