@@ -37,6 +37,7 @@ OBJS = \
 	src/group/poll_wait.o \
 	src/group/session.o \
 	src/bgw/launcher.o \
+	src/coord/autonomous.o \
 	src/api/group_funcs.o \
 	src/api/produce_funcs.o \
 	src/api/fetch_funcs.o \
@@ -49,7 +50,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 # pg_regress scripts live in sql/ beside the extension scripts (PG15's
 # pg_regress reads sql/ and expected/ under one input dir).
 REGRESS = topic produce fetch idempotence codec_vectors privileges group coord retention compaction
-ISOLATION = lso aborted multi_topic prepare segment_roll group_rebalance group_fencing group_poll_wait
+ISOLATION = lso aborted multi_topic prepare segment_roll group_rebalance group_fencing group_poll_wait coord_tree coord_node_wait coord_elect coord_lock
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -63,6 +64,38 @@ endif
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
 $(OBJS): $(wildcard src/*.h src/*/*.h)
+
+# mqctl, the command-line client (src/client/): a libpq frontend program with
+# its own rule, since PGXS's PROGRAM would take over OBJS, which MODULE_big
+# uses.  Built by `make`, installed by `make install` into pg_config --bindir
+# (/usr/lib/postgresql/15/bin on Debian), next to psql and pg_ctl.
+ifneq ($(PGXS),)
+MQCTL = build/mqctl
+MQCTL_SRCS = $(wildcard src/client/*.c)
+MQCTL_CFLAGS = -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
+	-I$(shell $(PG_CONFIG) --includedir)
+MQCTL_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -pthread
+
+all: $(MQCTL)
+
+$(MQCTL): $(MQCTL_SRCS) $(wildcard src/client/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(MQCTL_CFLAGS) -o $@ $(MQCTL_SRCS) $(MQCTL_LIBS)
+
+install: install-mqctl
+install-mqctl: $(MQCTL)
+	$(INSTALL_PROGRAM) $(MQCTL) '$(DESTDIR)$(bindir)/mqctl'
+
+uninstall: uninstall-mqctl
+uninstall-mqctl:
+	rm -f '$(DESTDIR)$(bindir)/mqctl'
+
+clean: clean-mqctl
+clean-mqctl:
+	rm -f $(MQCTL)
+
+.PHONY: install-mqctl uninstall-mqctl clean-mqctl
+endif
 
 MQ_PORT ?= 55432
 

@@ -1767,10 +1767,11 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION mq.node_create(path text, data bytea DEFAULT NULL, ephemeral boolean DEFAULT false,
-                               sequential boolean DEFAULT false, ttl interval DEFAULT NULL,
-                               lease bigint DEFAULT NULL) RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
+/* node_create for a given owning session (see mq._join_line). */
+CREATE FUNCTION mq._node_create(path text, data bytea, ephemeral boolean, sequential boolean,
+                                ttl interval, lease bigint, owner_pid integer,
+                                owner_start timestamptz) RETURNS text
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -1815,15 +1816,29 @@ BEGIN
     END IF;
     INSERT INTO mq.node (path, parent, data, owner_pid, owner_start, lease_id)
     VALUES (actual, par, data,
-            CASE WHEN ephemeral AND lid IS NULL THEN pg_backend_pid() END,
-            CASE WHEN ephemeral AND lid IS NULL THEN mq._session_start() END,
+            CASE WHEN ephemeral AND lid IS NULL THEN owner_pid END,
+            CASE WHEN ephemeral AND lid IS NULL THEN owner_start END,
             lid);
-    IF ephemeral AND lid IS NULL THEN
-        PERFORM mq._bind_session();
-    END IF;
     RETURN actual;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'node "%" already exists', actual USING ERRCODE = 'MQ021';
+END
+$$;
+
+CREATE FUNCTION mq.node_create(path text, data bytea DEFAULT NULL, ephemeral boolean DEFAULT false,
+                               sequential boolean DEFAULT false, ttl interval DEFAULT NULL,
+                               lease bigint DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    created text := mq._node_create(path, data, ephemeral, sequential, ttl, lease,
+                                    pg_backend_pid(), mq._session_start());
+BEGIN
+    IF ephemeral AND ttl IS NULL AND lease IS NULL THEN
+        PERFORM mq._bind_session();
+    END IF;
+    RETURN created;
 END
 $$;
 COMMENT ON FUNCTION mq.node_create(text, bytea, boolean, boolean, interval, bigint) IS 'create a node (persistent, ephemeral, leased; optionally sequential); returns the path created';
@@ -2061,6 +2076,69 @@ COMMENT ON FUNCTION mq.node_wait(text, integer, integer) IS 'wait until the node
 -- sequence number of its node: it grows with every new leader.
 -------------------------------------------------------------------------------
 
+CREATE FUNCTION mq._autonomous(sql text, args text[]) RETURNS text
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_autonomous';
+
+/*
+ * Run by a background worker in a transaction of its own (see
+ * src/coord/autonomous.c): create the line's directory if missing and the
+ * caller's ephemeral sequential node in it, owned by the caller's session
+ * or lease.
+ */
+CREATE FUNCTION mq._join_line(dir text, base text, data_hex text, owner_pid text,
+                              owner_start text, lease text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = dir) THEN
+        BEGIN
+            PERFORM mq.node_create_all(dir);
+        EXCEPTION WHEN SQLSTATE 'MQ021' THEN
+            NULL;
+        END;
+    END IF;
+    RETURN mq._node_create(base, decode(data_hex, 'hex'), true, true, NULL, lease::bigint,
+                           owner_pid::integer, owner_start::timestamptz);
+END
+$$;
+
+CREATE FUNCTION mq._leave_line(path text) RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    DELETE FROM mq.node n WHERE n.path = _leave_line.path;
+END;
+
+/*
+ * Join a line, committed at once: others must see us in it before we wait
+ * (they look for their predecessor among committed nodes), and our
+ * waiting transaction must hold no lock a leaving predecessor needs.
+ */
+CREATE FUNCTION mq._join_line_now(dir text, base text, data bytea, lease bigint) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mine text;
+BEGIN
+    PERFORM mq._check_path(dir);
+    PERFORM mq._check_data(data);
+    IF lease IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mq.lease l WHERE l.lease_id = lease) THEN
+        RAISE EXCEPTION 'lease % does not exist', lease USING ERRCODE = 'MQ025';
+    END IF;
+    mine := mq._autonomous('SELECT mq._join_line($1, $2, $3, $4, $5, $6)',
+                           ARRAY[dir, base, encode(data, 'hex'), pg_backend_pid()::text,
+                                 mq._session_start()::text, lease::text]);
+    IF lease IS NULL THEN
+        PERFORM mq._bind_session();
+    END IF;
+    RETURN mine;
+END
+$$;
+
 /* This session's (or this lease's) node in the queue under dir, if any. */
 CREATE FUNCTION mq._queue_mine(dir text, prefix text, lease bigint) RETURNS text
     LANGUAGE sql STABLE
@@ -2101,14 +2179,7 @@ BEGIN
     PERFORM mq._sweep_nodes();
     mine := mq._queue_mine(dir, prefix, lease);
     IF mine IS NULL THEN
-        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = dir) THEN
-            BEGIN
-                PERFORM mq.node_create_all(dir);
-            EXCEPTION WHEN SQLSTATE 'MQ021' THEN
-                NULL;
-            END;
-        END IF;
-        mine := mq.node_create(base, data, ephemeral => true, sequential => true, lease => lease);
+        mine := mq._join_line_now(dir, base, data, lease);
     END IF;
     LOOP
         SELECT n.path INTO pred FROM mq.node n
@@ -2129,7 +2200,7 @@ BEGIN
         END IF;
         IF clock_timestamp() >= deadline THEN
             IF leave_on_timeout THEN
-                DELETE FROM mq.node n WHERE n.path = mine;
+                PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
             END IF;
             RETURN false;
         END IF;
@@ -2255,15 +2326,8 @@ BEGIN
     PERFORM mq._sweep_nodes();
     mine := mq._queue_mine(path, 'p-', lease);
     IF mine IS NULL THEN
-        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = barrier.path) THEN
-            BEGIN
-                PERFORM mq.node_create_all(path);
-            EXCEPTION WHEN SQLSTATE 'MQ021' THEN
-                NULL;
-            END;
-        END IF;
-        mine := mq.node_create(path || CASE WHEN path = '/' THEN '' ELSE '/' END || 'p-', NULL,
-                               ephemeral => true, sequential => true, lease => lease);
+        mine := mq._join_line_now(path, path || CASE WHEN path = '/' THEN '' ELSE '/' END || 'p-',
+                                  NULL, lease);
     END IF;
     LOOP
         ep := mq._key_epoch('node:' || path);
@@ -2273,7 +2337,7 @@ BEGIN
             RETURN true;
         END IF;
         IF clock_timestamp() >= deadline THEN
-            DELETE FROM mq.node n WHERE n.path = mine;
+            PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
             RETURN false;
         END IF;
         PERFORM mq._wait_key('node:' || path, ep,

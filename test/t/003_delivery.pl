@@ -35,11 +35,11 @@
 #
 # Two deterministic scenarios follow: a pooler member that crashes after a
 # poll and comes back under the same member_id must be given the unprocessed
-# batch again (at-least-once; TODO: subscribe keeps the old positions), and
-# a member joining while an exactly-once transaction is open must wait for
-# it, neither side failing (both fail with a deadlock today).  Until that is
-# fixed the concurrent consumers retry a transaction that hit a deadlock,
-# as they would one that crashed, and count them.
+# batch again (at-least-once: subscribing again starts from the committed
+# offsets), and a member joining while an exactly-once transaction is open
+# must wait for it, neither side failing.  The concurrent consumers retry a
+# transaction that hit a deadlock, as they would one that crashed, and
+# count them (there should be none).
 use strict;
 use warnings;
 
@@ -573,13 +573,9 @@ sub begin_phase
 		$again{$_} = 1 foreach split /\n/, $r;
 	}
 	my @missing = grep { !$again{$_} } @batch;
-	TODO:
-	{
-		local $TODO = 'subscribe under an existing member_id keeps the positions of the crashed client';
-		is(scalar(@missing), 0,
-			'alo, pooler member: after the restart under the same member_id the unprocessed batch is delivered again')
-		  or diag('never delivered again: ' . join(' ', @missing));
-	}
+	is(scalar(@missing), 0,
+		'alo, pooler member: after the restart under the same member_id the unprocessed batch is delivered again')
+	  or diag('never delivered again: ' . join(' ', @missing));
 	$w->quit;
 }
 
