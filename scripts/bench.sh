@@ -11,15 +11,32 @@
 #                         vs mq.fetch of 1M records, 500 per call (all seven
 #                         columns, the target; and offset + value only)
 #
+# and, in a second table, consumer groups (bench/groups.c, a libpq client
+# built here with gcc):
+#
+#   latency               producer's COMMIT to the return of a poller blocked
+#                         in mq.poll, on an idle topic: p50 and p99 of 1000
+#   drain                 a group of 4 members draining 1M records from 8
+#                         partitions, poll of 500 + mq.commit per transaction,
+#                         vs 4 sessions draining a 1M-row queue table with
+#                         DELETE ... SELECT ... FOR UPDATE SKIP LOCKED, 500 a time
+#   idle                  CPU time of the backends of 100 members blocked in
+#                         mq.poll, over 10 s (from /proc of the pids that
+#                         pg_stat_activity of this cluster lists for them)
+#   rebalance             mq.subscribe / mq.unsubscribe that rebalance a group
+#                         of 100 members over 1000 partitions (worst of 6 / 5)
+#
 # All payloads and values are 100 bytes; pgbench runs with -n -M prepared
 # over TCP on 127.0.0.1 for both sides, the payloads sent as parameters.
-# Prints a Markdown table; a missed target is marked MISSED but the exit
+# Prints two Markdown tables; a missed target is marked MISSED but the exit
 # status stays 0 (non-zero only when a step fails).  Only the server started
 # here is stopped here, by its data directory, also on failure.
 #
 # Every figure is the best of MQ_BENCH_ROUNDS (default 3) rounds, raw and
 # mqext interleaved; MQ_BENCH_SECONDS (default 8) is the length of each
-# timed pgbench run.  Runtime is about 3 minutes.
+# timed pgbench run.  Runtime is about 5 minutes (the consumer groups take
+# about 2 of them).  max_connections is 120 (the 100 members and their
+# controller; the default 100 is too few).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -35,7 +52,9 @@ build_install
 TMP=$(pg_tmpdir bench)
 DATA="$TMP/data"
 PORT=$(free_port)
+GROUPS_PID=
 cleanup() {
+    if [ -n "$GROUPS_PID" ]; then kill "$GROUPS_PID" 2>/dev/null || true; fi
     stop_cluster "$DATA"
     if [ -z "${MQ_KEEP_TMP:-}" ]; then rm -rf "$TMP"; fi
 }
@@ -43,6 +62,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 init_cluster "$DATA" "$PORT"
+echo "max_connections = 120" >>"$DATA/postgresql.conf"
 start_cluster "$DATA"
 
 DB=bench
@@ -164,13 +184,64 @@ done
 n=$(sql "SELECT count(*) FROM mq.fetch('batch1000', 0, $((ROWS - CHUNK)), $CHUNK)")
 [ "$n" -eq "$CHUNK" ] || { echo "bench: last fetch chunk has $n records" >&2; exit 1; }
 
+# --- consumer groups ----------------------------------------------------------
+# One client process (bench/groups.c), started in the background and waited
+# for, so that the EXIT trap can stop it by its pid.
+gcc -O2 -Wall -o "$TMP/groups" "$REPO/bench/groups.c" -I"$("$PGBIN/pg_config" --includedir)" -lpq
+CONNINFO="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
+LAT_N=${MQ_BENCH_LATENCY_N:-1000}
+GROUP_BATCH=500
+declare -A G
+groups() {      # groups LOG ARGS...: run the client, keep its KEY=VALUE lines in G
+    local log=$1 rc=0 k v; shift
+    "$TMP/groups" "$@" >"$log" 2>"$log.err" &
+    GROUPS_PID=$!
+    wait "$GROUPS_PID" || rc=$?
+    GROUPS_PID=
+    if [ "$rc" -ne 0 ]; then
+        echo "bench: groups $1 failed:" >&2
+        cat "$log.err" >&2
+        return 1
+    fi
+    while IFS='=' read -r k v; do G[$k]=$v; done <"$log"
+}
+
+psql_ -d "$DB" -v rows="$ROWS" -f "$TMP/groups_setup.sql" >/dev/null
+sql "VACUUM ANALYZE" >/dev/null
+settle
+
+groups "$TMP/latency.log" latency "$CONNINFO" "$LAT_N"
+printf '  latency, %d messages: p50 %s ms, p99 %s ms, max %s ms (the COMMIT itself: p50 %s ms)\n' \
+    "$LAT_N" "${G[lat_p50_ms]}" "${G[lat_p99_ms]}" "${G[lat_max_ms]}" "${G[commit_p50_ms]}" >&2
+
+for round in $(seq 1 "$ROUNDS"); do
+    sql "TRUNCATE mq_queue" >/dev/null
+    sql "INSERT INTO mq_queue (payload) SELECT convert_to(repeat('x', $PAYLOAD), 'UTF8') FROM generate_series(1, $ROWS)" >/dev/null
+    sql "VACUUM ANALYZE mq_queue" >/dev/null
+    settle
+    groups "$TMP/queue$round.log" drain-queue "$CONNINFO" 4 "$GROUP_BATCH" "$ROWS"
+    record queue "${G[queue_per_s]}" rows/s "queue table, SKIP LOCKED + DELETE of $GROUP_BATCH, 4 sessions"
+    settle
+    groups "$TMP/drain$round.log" drain-group "$CONNINFO" "drain-$round" drain8 4 "$GROUP_BATCH" "$ROWS"
+    record group "${G[group_per_s]}" records/s "group of 4 on 8 partitions, poll of $GROUP_BATCH + commit"
+done
+
+settle
+groups "$TMP/idle.log" idle "$CONNINFO" idle idle1000 100 5 10 11
+printf '  rebalance of %s members over %s partitions: join p50 %s ms, max %s ms; leave p50 %s ms, max %s ms\n' \
+    "${G[rebalance_members]}" "${G[rebalance_partitions]}" "${G[join_p50_ms]}" "${G[join_max_ms]}" \
+    "${G[leave_p50_ms]}" "${G[leave_max_ms]}" >&2
+printf '  %s idle members: %s ms CPU, %s context switches in the first %s s; then %s ms, %s in %s s\n' \
+    "${G[rebalance_members]}" "${G[idle_first_cpu_ms]}" "${G[idle_first_switches]}" "${G[idle_first_seconds]}" \
+    "${G[idle_cpu_ms]}" "${G[idle_switches]}" "${G[idle_seconds]}" >&2
+
 # --- report -------------------------------------------------------------------
 PGVER=$(sql "SELECT version()")
 SETTINGS=$(sql "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name)
                   FROM pg_settings
                  WHERE name IN ('shared_preload_libraries', 'synchronous_commit', 'fsync',
                                 'wal_level', 'shared_buffers', 'max_wal_size', 'checkpoint_timeout',
-                                'full_page_writes', 'wal_sync_method')")
+                                'full_page_writes', 'wal_sync_method', 'max_connections')")
 CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 RAM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 FS=$(df -PT "$DATA" | awk 'NR == 2 { print $2 }')
@@ -213,6 +284,46 @@ row "bulk: COPY of 1M rows vs mq.produce_batch of 100" "${R[copy]}" "${R[batch10
 row "bulk: COPY of 1M rows vs mq.produce_batch of 1000" "${R[copy]}" "${R[batch1000]}" 2
 row "read 1M in chunks of $CHUNK: SELECT id, payload by key range vs SELECT * FROM mq.fetch" "${R[select]}" "${R[fetch]}" 2
 row "read 1M in chunks of $CHUNK: the same, but SELECT \"offset\", value FROM mq.fetch" "${R[select]}" "${R[fetch_narrow]}" ""
+
+# verdict NAME VALUE OP LIMIT UNIT: set $NAME to "OP LIMIT UNIT: met" or "...: **MISSED**"
+verdict() {
+    if awk -v x="$2" -v l="$4" -v op="$3" 'BEGIN { exit !((op == "<") ? (x < l) : (x >= l)) }'; then
+        printf -v "$1" '%s %s%s: met' "$3" "$4" "$5"
+    else
+        printf -v "$1" '%s %s%s: **MISSED**' "$3" "$4" "$5"; missed=$((missed + 1))
+    fi
+}
+GROUP_RATIO=$(awk -v a="${R[group]}" -v b="${R[queue]}" 'BEGIN { printf "%.2f", a / b }')
+IDLE_CPU=${G[idle_cpu_ms]}
+[ "${G[idle_returns]}" -eq 0 ] || IDLE_CPU=999999   # a poll returned: they were not all idle
+verdict V_P50 "${G[lat_p50_ms]}" "<" 2 " ms"
+verdict V_P99 "${G[lat_p99_ms]}" "<" 10 " ms"
+verdict V_DRAIN "$GROUP_RATIO" "≥" 2 ""
+verdict V_IDLE "$IDLE_CPU" "<" 10 " ms (≈ 0)"
+verdict V_JOIN "${G[join_max_ms]}" "<" 1000 " ms"
+verdict V_LEAVE "${G[leave_max_ms]}" "<" 1000 " ms"
+
+cat <<EOF
+
+## mqext consumer groups
+
+- Same server and run as above; client: bench/groups.c (libpq, one process driving all its connections asynchronously, TCP on 127.0.0.1); members are session-bound (mq.subscribe without member_id); $PAYLOAD-byte values
+- Latency: a member blocked in mq.poll(timeout_ms => 60000) on an idle single-partition topic (primed by earlier polls, and seen waiting in pg_stat_activity before each commit); another session runs BEGIN; mq.produce; COMMIT; from sending that COMMIT to the poll's result arriving (the poll's own transaction included), on one client clock; $LAT_N messages after 20 untimed; the COMMIT alone: p50 ${G[commit_p50_ms]} ms
+- Drain: 4 members (enable.auto.commit false) each loop on \`SELECT * FROM mq.poll(g, $GROUP_BATCH); SELECT mq.commit(g)\` (one transaction) until a poll returns nothing; baseline: 4 sessions each loop on \`DELETE FROM q WHERE id IN (SELECT id FROM q ORDER BY id LIMIT $GROUP_BATCH FOR UPDATE SKIP LOCKED) RETURNING id, payload\` over a freshly filled and vacuumed 1M-row table; best of $ROUNDS rounds each (a new group each round, same records)
+- Idle: 100 members of one group on a 1000-partition topic, each blocked in mq.poll(timeout_ms => 60000); CPU (schedstat) of their backends; the first ${G[idle_first_seconds]} s after all block are left out (${G[idle_first_cpu_ms]} ms, ${G[idle_first_switches]} wakeups: PostgreSQL's idle-stats SIGALRM, armed between the set-up's quick successive polls, still fires in the next query and sets the latch, once per backend within 10 s)
+- Rebalance: 99 members blocked in poll; the 100th joins (mq.subscribe, 6 times) and leaves (mq.unsubscribe, 5 times), each time from a settled group (all others blocked again); the call's duration at the client
+
+| Measurement | Result | Target |
+|---|---:|---|
+| latency, producer's COMMIT → blocked poller's return, p50 | ${G[lat_p50_ms]} ms | $V_P50 |
+| latency, producer's COMMIT → blocked poller's return, p99 | ${G[lat_p99_ms]} ms | $V_P99 |
+| drain 1M records: group of 4 members on 8 partitions, poll of $GROUP_BATCH + commit per transaction (records/s) | $(fmt "${R[group]}") | — |
+| drain 1M rows: queue table, 4 sessions, SKIP LOCKED + DELETE of $GROUP_BATCH per transaction (rows/s) | $(fmt "${R[queue]}") | — |
+| drain: group / queue table | ${GROUP_RATIO}× | $V_DRAIN |
+| 100 idle members blocked in mq.poll: CPU of their backends over ${G[idle_seconds]} s (wakeups ${G[idle_switches]}, polls returned ${G[idle_returns]}) | ${G[idle_cpu_ms]} ms | $V_IDLE |
+| rebalance, 100 members over ${G[rebalance_partitions]} partitions: join (mq.subscribe), worst of 6 (p50) | ${G[join_max_ms]} ms (${G[join_p50_ms]}) | $V_JOIN |
+| rebalance, 100 members over ${G[rebalance_partitions]} partitions: leave (mq.unsubscribe), worst of 5 (p50) | ${G[leave_max_ms]} ms (${G[leave_p50_ms]}) | $V_LEAVE |
+EOF
 echo
 if [ "$missed" -gt 0 ]; then
     echo "$missed target(s) MISSED."
