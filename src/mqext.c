@@ -9,6 +9,9 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "commands/dbcommands.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
 
 #include "catalog/metadata_cache.h"
 #include "bgw/launcher.h"
@@ -19,6 +22,35 @@
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/*
+ * DROP DATABASE and ALTER DATABASE ... RENAME need a database without
+ * connections, and mqext keeps a worker connected to every database where
+ * it is created: let it go first.
+ */
+static void
+mq_process_utility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, DropdbStmt))
+		MqLauncherReleaseDatabase(get_database_oid(((DropdbStmt *) parsetree)->dbname, true));
+	else if (IsA(parsetree, RenameStmt) &&
+			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+		MqLauncherReleaseDatabase(get_database_oid(((RenameStmt *) parsetree)->subname, true));
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
 
 void
 _PG_init(void)
@@ -32,6 +64,8 @@ _PG_init(void)
 		MqGucInit();
 		MqShmemInit();
 		MqLauncherRegister();
+		prev_process_utility = ProcessUtility_hook;
+		ProcessUtility_hook = mq_process_utility;
 	}
 	MqXactHooksInit();
 	MqMetadataCacheInit();

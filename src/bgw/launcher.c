@@ -66,6 +66,11 @@ typedef struct MqLauncherState
 	bool		recheck_all;	/* CREATE EXTENSION happened somewhere */
 	int			nabsent;		/* databases whose worker found no mqext */
 	Oid			absent[MQ_LAUNCHER_MAX_DBS];
+	int			nworkers;		/* running workers: database and pid */
+	Oid			worker_db[MQ_LAUNCHER_MAX_DBS];
+	pid_t		worker_pid[MQ_LAUNCHER_MAX_DBS];
+	Oid			dropping_db;	/* DROP DATABASE in progress: no worker */
+	TimestampTz dropping_since;
 } MqLauncherState;
 
 static MqLauncherState *LauncherState = NULL;
@@ -107,7 +112,61 @@ MqLauncherShmemInit(void)
 		LauncherState->launcher_latch = NULL;
 		LauncherState->recheck_all = false;
 		LauncherState->nabsent = 0;
+		LauncherState->nworkers = 0;
+		LauncherState->dropping_db = InvalidOid;
 	}
+}
+
+static void
+worker_forget_self(int code, Datum arg)
+{
+	SpinLockAcquire(&LauncherState->mutex);
+	for (int i = 0; i < LauncherState->nworkers; i++)
+	{
+		if (LauncherState->worker_pid[i] == MyProcPid)
+		{
+			LauncherState->nworkers--;
+			LauncherState->worker_db[i] = LauncherState->worker_db[LauncherState->nworkers];
+			LauncherState->worker_pid[i] = LauncherState->worker_pid[LauncherState->nworkers];
+			break;
+		}
+	}
+	SpinLockRelease(&LauncherState->mutex);
+}
+
+/*
+ * DROP DATABASE (or a rename) needs the database free of connections: stop
+ * its worker and keep the launcher from starting another for a minute.
+ * Called from the utility hook (mqext.c) before the command runs.
+ */
+void
+MqLauncherReleaseDatabase(Oid dboid)
+{
+	pid_t		pid = 0;
+
+	if (LauncherState == NULL || !OidIsValid(dboid))
+		return;
+	SpinLockAcquire(&LauncherState->mutex);
+	LauncherState->dropping_db = dboid;
+	LauncherState->dropping_since = GetCurrentTimestamp();
+	for (int i = 0; i < LauncherState->nworkers; i++)
+		if (LauncherState->worker_db[i] == dboid)
+			pid = LauncherState->worker_pid[i];
+	SpinLockRelease(&LauncherState->mutex);
+	if (pid != 0)
+		kill(pid, SIGTERM);
+}
+
+static bool
+is_being_released(Oid dboid, TimestampTz now)
+{
+	bool		dropping;
+
+	SpinLockAcquire(&LauncherState->mutex);
+	dropping = LauncherState->dropping_db == dboid &&
+		!TimestampDifferenceExceeds(LauncherState->dropping_since, now, MQ_RECHECK_NO_EXTENSION_MS);
+	SpinLockRelease(&LauncherState->mutex);
+	return dropping;
 }
 
 /* Worker side: mqext is not installed in this database. */
@@ -247,6 +306,7 @@ launcher_scan(bool recheck_all)
 	List	   *found = NIL;
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext outer = CurrentMemoryContext;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -257,7 +317,13 @@ launcher_scan(bool recheck_all)
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
 		if (db->datallowconn && !db->datistemplate)
+		{
+			/* the list must outlive the transaction */
+			MemoryContext old = MemoryContextSwitchTo(outer);
+
 			found = lappend_oid(found, db->oid);
+			MemoryContextSwitchTo(old);
+		}
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -285,6 +351,8 @@ launcher_scan(bool recheck_all)
 		if (d->state == DBW_NO_EXTENSION && !recheck_all &&
 			!TimestampDifferenceExceeds(d->started, now, MQ_RECHECK_NO_EXTENSION_MS))
 			continue;
+		if (is_being_released(d->dboid, now))
+			continue;
 		/* a worker that failed: not again before an interval has passed */
 		if (d->state == DBW_IDLE && d->started != 0 &&
 			!TimestampDifferenceExceeds(d->started, now, mq_housekeeping_interval_ms))
@@ -292,6 +360,24 @@ launcher_scan(bool recheck_all)
 		start_worker(d);
 	}
 	list_free(found);
+
+	/* forget databases that are gone and have no worker left */
+	for (int i = 0; i < ndbs;)
+	{
+		pid_t		pid;
+
+		if (!dbs[i].seen && dbs[i].state == DBW_RUNNING &&
+			GetBackgroundWorkerPid(dbs[i].handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(dbs[i].handle);
+			dbs[i].handle = NULL;
+			dbs[i].state = DBW_IDLE;
+		}
+		if (!dbs[i].seen && dbs[i].state != DBW_RUNNING)
+			dbs[i] = dbs[--ndbs];
+		else
+			i++;
+	}
 }
 
 void
@@ -396,6 +482,16 @@ mq_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("mqext worker");
+
+	SpinLockAcquire(&LauncherState->mutex);
+	if (LauncherState->nworkers < MQ_LAUNCHER_MAX_DBS)
+	{
+		LauncherState->worker_db[LauncherState->nworkers] = dboid;
+		LauncherState->worker_pid[LauncherState->nworkers] = MyProcPid;
+		LauncherState->nworkers++;
+	}
+	SpinLockRelease(&LauncherState->mutex);
+	on_shmem_exit(worker_forget_self, (Datum) 0);
 
 	for (;;)
 	{

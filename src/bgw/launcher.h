@@ -14,6 +14,7 @@ extern void MqLauncherRegister(void);
 extern void MqLauncherWakeup(void);
 extern void MqLauncherWakeupAtCommit(void);
 extern void MqLauncherXactEnd(bool commit);
+extern void MqLauncherReleaseDatabase(Oid dboid);
 extern Size MqLauncherShmemSize(void);
 extern void MqLauncherShmemInit(void);
 
