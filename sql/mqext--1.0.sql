@@ -2553,6 +2553,9 @@ DECLARE
     lso bigint;
     result bigint;
 BEGIN
+    IF partition IS NULL THEN
+        RAISE EXCEPTION 'partition must not be null' USING ERRCODE = '22004';
+    END IF;
     lso := mq.latest_offset(topic, partition);   -- checks the partition
     IF before_offset IS NULL OR before_offset < 0 OR before_offset > lso THEN
         RAISE EXCEPTION 'offset % is out of range for topic "%" partition %', before_offset, topic, partition

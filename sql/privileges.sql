@@ -79,6 +79,17 @@ SELECT mq.latest_offset('secret', 0);
 SELECT pg_temp.err($q$SELECT mq.produce('secret', 'x'::bytea)$q$);
 RESET ROLE;
 
+-- a fresh session of a role with only those grants (nothing cached by a
+-- superuser in the same backend): mqext reads its own catalog itself
+\set su :USER
+ALTER ROLE regress_mq_producer LOGIN;
+ALTER ROLE regress_mq_consumer LOGIN;
+\c - regress_mq_producer
+SELECT "offset" FROM mq.produce('secret', 'from a fresh session'::text);
+\c - regress_mq_consumer
+SELECT "offset", value FROM mq.fetch_text('secret', 0, 2);
+\c - :su
+
 SELECT mq.drop_topic('secret');
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM regress_mq_producer, regress_mq_consumer;
 DROP ROLE regress_mq_nobody, regress_mq_producer, regress_mq_consumer;

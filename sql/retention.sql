@@ -201,6 +201,7 @@ SELECT pg_temp.err($$SELECT mq.delete_records('ret.del', -1, 0)$$);
 SELECT pg_temp.err($$SELECT mq.delete_records('ret.del', 0, 9)$$);
 SELECT pg_temp.err($$SELECT mq.delete_records('ret.del', 0, -1)$$);
 SELECT pg_temp.err($$SELECT mq.delete_records('ret.del', 0, NULL)$$);
+SELECT pg_temp.err($$SELECT mq.delete_records('ret.del', NULL, 1)$$);
 SELECT pg_temp.err($$SELECT mq.delete_records('ret.del', 1, 1)$$);
 SELECT * FROM pg_temp.parts('ret.del');
 -- inside a segment: the log start moves, the segment stays (it still holds 3)

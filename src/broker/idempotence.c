@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "broker/idempotence.h"
+#include "catalog/metadata_cache.h"
 #include "errors.h"
 
 /*
@@ -79,6 +80,7 @@ MqIdempotenceCheck(const MqProducerArgs *p, int32 topic_id, int32 partition,
 {
 	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
 	Datum		args[3];
+	MqCatalogAccess save;
 	int32		current_epoch;
 	bool		isnull;
 	bool		duplicate = false;
@@ -89,6 +91,8 @@ MqIdempotenceCheck(const MqProducerArgs *p, int32 topic_id, int32 partition,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("sequence must not be negative")));
 
+	/* the producer tables are mqext's, not the caller's (metadata_cache.c) */
+	MqCatalogAccessBegin(&save);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -213,6 +217,7 @@ MqIdempotenceCheck(const MqProducerArgs *p, int32 topic_id, int32 partition,
 	}
 
 	SPI_finish();
+	MqCatalogAccessEnd(&save);
 	return duplicate;
 }
 
@@ -224,8 +229,10 @@ MqIdempotenceRecord(const MqProducerArgs *p, int32 topic_id, int32 partition,
 	Oid			types[8] = {INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID,
 	INT8OID, TIMESTAMPTZOID};
 	Datum		args[8];
+	MqCatalogAccess save;
 	int			ret;
 
+	MqCatalogAccessBegin(&save);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = Int64GetDatum(p->producer_id);
@@ -252,4 +259,5 @@ MqIdempotenceRecord(const MqProducerArgs *p, int32 topic_id, int32 partition,
 	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "could not record producer state");
 	SPI_finish();
+	MqCatalogAccessEnd(&save);
 }

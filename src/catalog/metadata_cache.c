@@ -26,6 +26,8 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
 #include "utils/snapmgr.h"
 
 #include "catalog/metadata_cache.h"
@@ -121,6 +123,26 @@ int8_array_copy(Datum d, int *n)
 	for (int i = 0; i < *n; i++)
 		out[i] = DatumGetInt64(elems[i]);
 	return out;
+}
+
+/*
+ * Run mqext's own catalog queries as the bootstrap superuser: a role
+ * granted EXECUTE on mq.produce or mq.fetch must not need privileges on
+ * the catalog tables (which would let it change them directly).  The
+ * queries are fixed and schema-qualified.
+ */
+void
+MqCatalogAccessBegin(MqCatalogAccess *save)
+{
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+MqCatalogAccessEnd(const MqCatalogAccess *save)
+{
+	SetUserIdAndSecContext(save->userid, save->sec_context);
 }
 
 static bool
@@ -226,7 +248,12 @@ MqTopicLookup(const char *name, bool missing_ok)
 	t = hash_search(topic_cache, name, HASH_ENTER, NULL);
 	PG_TRY();
 	{
+		MqCatalogAccess save;
+
+		/* an error restores the user id with the transaction's abort */
+		MqCatalogAccessBegin(&save);
 		found = load_topic(name, t);
+		MqCatalogAccessEnd(&save);
 	}
 	PG_CATCH();
 	{

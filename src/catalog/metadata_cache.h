@@ -37,4 +37,13 @@ extern void MqMetadataCacheInvalidate(void);
 extern bool MqMetadataCacheIsStale(void);
 extern Oid	MqCatalogRelid(const char *relname);
 
+typedef struct MqCatalogAccess
+{
+	Oid			userid;
+	int			sec_context;
+} MqCatalogAccess;
+
+extern void MqCatalogAccessBegin(MqCatalogAccess *save);
+extern void MqCatalogAccessEnd(const MqCatalogAccess *save);
+
 #endif							/* MQ_METADATA_CACHE_H */
