@@ -330,4 +330,7 @@ if [ "$missed" -gt 0 ]; then
 else
     echo "All targets met."
 fi
+
+# mqctl, the command-line client, on the same cluster (scripts/bench_mqctl.sh)
+MQCTL_BENCH_CONN="host=127.0.0.1 port=$PORT user=postgres dbname=$DB" "$REPO/scripts/bench_mqctl.sh"
 exit 0

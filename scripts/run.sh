@@ -40,9 +40,13 @@ as_pg "${PSQL[@]}" -d mqext -c "CREATE EXTENSION IF NOT EXISTS mqext"
 echo "== quickstart (test/quickstart.sql) =="
 as_pg "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d mqext -f "$REPO/test/quickstart.sql"
 
+echo "== mqctl, the command-line client ($PGBIN/mqctl) =="
+as_pg "$PGBIN/mqctl" -d "host=127.0.0.1 port=$PORT user=postgres dbname=mqext" topics list
+
 cat <<MSG
 
 mqext is running: PostgreSQL 15 on 127.0.0.1:$PORT, database "mqext", data in $DATA.
 Connect with:   psql -h 127.0.0.1 -p $PORT -U postgres mqext
+           or:  $PGBIN/mqctl -d postgresql://postgres@127.0.0.1:$PORT/mqext topics list
 Stop with:      make stop
 MSG

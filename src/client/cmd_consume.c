@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/select.h>
 #include <unistd.h>
 
@@ -103,6 +104,7 @@ typedef struct ConsumeState
 	long long	count;			/* -c, or -1 */
 	long long	printed;
 	bool		write_failed;
+	int			write_errno;
 	int64_t		t0;
 } ConsumeState;
 
@@ -117,11 +119,17 @@ flush_out(ConsumeState *cs, bool force)
 	if (cs->out.len > 0 && (force || cs->out.len >= 64 * 1024))
 	{
 		if (!write_all(stdout, cs->out.data, cs->out.len))
+		{
 			cs->write_failed = true;
+			cs->write_errno = errno;
+		}
 		buf_reset(&cs->out);
 	}
 	if (force && !cs->write_failed && fflush(stdout) != 0)
+	{
 		cs->write_failed = true;
+		cs->write_errno = errno;
+	}
 }
 
 static int64_t
@@ -253,8 +261,8 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 	Buf			arr;
 	const char *params[3];
 	char		member[256];
-	char		want_s[16];
-	char		timeout_s[16];
+	char		want_s[32];
+	char		timeout_s[32];
 	bool		auto_commit;
 	int			empties = 0;
 	int			status = EXIT_OK;
@@ -273,7 +281,7 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 	/* the effective config decides whether polls commit by themselves */
 	res = mq_exec(conn, "SELECT (mq.default_consumer_config() || $1::jsonb) ->> 'enable.auto.commit'",
 				  1, params + 2);
-	auto_commit = strcmp(PQgetvalue(res, 0, 0), "false") != 0;
+	auto_commit = strcasecmp(PQgetvalue(res, 0, 0), "false") != 0;
 	PQclear(res);
 
 	prepare(conn, "poll",
@@ -338,7 +346,7 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 						   "SELECT coalesce(sum(lag), 0) = 0 FROM mq.consumer_lag"
 						   " WHERE group_id = $1 AND member_id = $2",
 						   2, NULL, params, NULL, NULL, 0);
-		if (result_ok(res) ? strcmp(PQgetvalue(res, 0, 0), "t") == 0 && empties >= 2
+		if (result_ok(res) ? strcmp(PQgetvalue(res, 0, 0), "t") == 0
 			: empties >= 3)
 		{
 			PQclear(res);
@@ -397,7 +405,7 @@ query_int8(PGconn *conn, const char *sql, int nparams, const char *const *params
 static int64_t
 start_offset(PGconn *conn, const char *topic, int partition, const char *spec)
 {
-	char		pbuf[16];
+	char		pbuf[32];
 	const char *params[3];
 	bool		isnull;
 	int64_t		end;
@@ -466,9 +474,9 @@ consume_assign(ConsumeState *cs, const char *topic, int partition,
 	PartPos    *parts;
 	int			nparts;
 	const char *params[4];
-	char		pbuf[16];
-	char		obuf[24];
-	char		wbuf[16];
+	char		pbuf[32];
+	char		obuf[32];
+	char		wbuf[32];
 	int64_t		backoff = 10000;
 	bool		isnull;
 	int			status = EXIT_OK;
@@ -731,7 +739,16 @@ cmd_consume(int argc, char **argv)
 
 	buf_init(&fmtbuf);
 	if (format == NULL && keysep)
-		buf_printf(&fmtbuf, "%%k%s%%s\\n", keysep);
+	{
+		buf_append(&fmtbuf, "%k", 2);
+		for (const char *p = keysep; *p; p++)
+		{
+			if (*p == '%')
+				buf_putc(&fmtbuf, '%');
+			buf_putc(&fmtbuf, *p);
+		}
+		buf_append(&fmtbuf, "%s\\n", 4);
+	}
 	else
 		buf_printf(&fmtbuf, "%s", format ? format : "%s\\n");
 	cs.fmt = format_compile(fmtbuf.data, mode, null_word, &errmsg);
@@ -759,7 +776,7 @@ cmd_consume(int argc, char **argv)
 								offset ? offset : "beginning", max_records, exit_at_end);
 	if (cs.write_failed)
 	{
-		warn_msg("error: could not write output: %s", strerror(errno));
+		warn_msg("error: could not write output: %s", strerror(cs.write_errno));
 		status = EXIT_ERROR;
 	}
 	summary(&cs);

@@ -50,7 +50,7 @@ static const char *produce_help =
 "Prints nothing but errors unless -v.\n"
 "\n"
 "Options:\n"
-"  -K, --key-delimiter=SEP  split each record into key and value at the first\n"
+"  -K, --key-delimiter=SEP split each record into key and value at the first\n"
 "                          SEP (as kcat -K); a record without SEP has a null key\n"
 "  -k, --key=KEY           the key of every record\n"
 "  -D, --delimiter=CHAR    record delimiter, one byte (default \\n)\n"
@@ -353,13 +353,13 @@ flush_batch(PGconn *conn, const ProduceOpts *o, Batch *b, Stats *st)
 
 	if (b->n == 1 || !is_data_error(res))
 	{
-		char		ctx[1100];
+		char		ctx[2200];
 
 		if (b->n == 1)
 			where(b, 0, ctx, sizeof(ctx));
 		else
 		{
-			char		w2[512];
+			char		w2[1024];
 
 			snprintf(ctx, sizeof(ctx), "%s to %s (one batch, not written)",
 					 where(b, 0, w, sizeof(w)), where(b, b->n - 1, w2, sizeof(w2)));
@@ -486,6 +486,8 @@ read_record(Reader *r, char delim, bool check_pause)
 			buf_append(&r->rec, r->buf + r->start, r->end - r->start);
 			r->start = r->end = 0;
 		}
+		/* everything in the buffer is consumed: start it over */
+		r->start = r->end = 0;
 		if (r->eof)
 			return r->rec.len > 0 ? READ_RECORD : READ_EOF;
 		if (check_pause && r->may_block)

@@ -169,14 +169,32 @@ parse_double(const char *cmd, const char *what, const char *s, double min)
 	return v;
 }
 
+/*
+ * Peak resident set size of this program, in kB.  VmHWM of /proc/self/status
+ * rather than getrusage(): ru_maxrss survives execve(), so it would include
+ * the memory of the process that forked us.
+ */
 long
 peak_rss_kb(void)
 {
+	FILE	   *f = fopen("/proc/self/status", "r");
 	struct rusage ru;
 
+	if (f != NULL)
+	{
+		char		line[256];
+		long		kb = -1;
+
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+				break;
+		fclose(f);
+		if (kb >= 0)
+			return kb;
+	}
 	if (getrusage(RUSAGE_SELF, &ru) != 0)
 		return -1;
-	return ru.ru_maxrss;		/* kB on Linux */
+	return ru.ru_maxrss;
 }
 
 static const struct
