@@ -335,14 +335,14 @@ MqBatchEncodeKept(MqBatchHeader *hdr, const MqRecord *recs,
 		p = put_record(p, &recs[i], add_wrap64(recs[i].timestamp, -base_ts),
 					   offset_deltas[i]);
 
-	/* hdr->last_offset_delta is the caller's: the batch's offsets stay */
+	/*
+	 * hdr->last_offset_delta is the caller's: the batch's offsets stay.  A
+	 * LogAppendTime batch keeps its maxTimestamp, which is every record's
+	 * timestamp.
+	 */
+	hdr->base_timestamp = base_ts;
 	if (!(hdr->attributes & MQ_BATCH_LOG_APPEND_TIME) || nrecs == 0)
-	{
-		hdr->base_timestamp = base_ts;
 		hdr->max_timestamp = max_ts;
-	}
-	else
-		hdr->base_timestamp = base_ts;
 	hdr->records_count = nrecs;
 	put_header(hdr, dst, (size_t) (p - dst));
 }
