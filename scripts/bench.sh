@@ -26,17 +26,35 @@
 #   rebalance             mq.subscribe / mq.unsubscribe that rebalance a group
 #                         of 100 members over 1000 partitions (worst of 6 / 5)
 #
+# and, in a third table, coordination and operations (bench/ops.c, likewise):
+#
+#   soak                  50 sessions, each holding an ephemeral node and a
+#                         watch, killed (socket reset, FIN, pg_terminate_backend)
+#                         and restarted at random for 60 s: no orphaned node,
+#                         every deletion notified (to a watcher LISTENing on
+#                         each node), and by the dying session itself; the
+#                         delay from kill to notification
+#   retention             one producer, one record per call, for 30 s while the
+#                         worker rolls segments and drops them (housekeeping
+#                         every 500 ms, set by ALTER SYSTEM and reset after):
+#                         max vs median call latency, against the same producer
+#                         on a topic without rolls or retention as a control;
+#                         slow calls set against the worker's LOG lines
+#
 # All payloads and values are 100 bytes; pgbench runs with -n -M prepared
 # over TCP on 127.0.0.1 for both sides, the payloads sent as parameters.
-# Prints two Markdown tables; a missed target is marked MISSED but the exit
+# Prints three Markdown tables; a missed target is marked MISSED but the exit
 # status stays 0 (non-zero only when a step fails).  Only the server started
 # here is stopped here, by its data directory, also on failure.
 #
-# Every figure is the best of MQ_BENCH_ROUNDS (default 3) rounds, raw and
-# mqext interleaved; MQ_BENCH_SECONDS (default 8) is the length of each
-# timed pgbench run.  Runtime is about 5 minutes (the consumer groups take
-# about 2 of them).  max_connections is 120 (the 100 members and their
-# controller; the default 100 is too few).
+# Every figure of the first two tables is the best of MQ_BENCH_ROUNDS
+# (default 3) rounds, raw and mqext interleaved; MQ_BENCH_SECONDS (default 8)
+# is the length of each timed pgbench run; the third table's runs are single,
+# MQ_BENCH_SOAK_SECONDS (default 60) and MQ_BENCH_RETENTION_SECONDS (default
+# 30, each of the two runs) long.  Runtime is about 7.5 minutes (the
+# consumer groups take about 2 of them, coordination and operations about
+# 2.5).  max_connections is 120 (the 100 members and their controller; the
+# default 100 is too few).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -53,8 +71,10 @@ TMP=$(pg_tmpdir bench)
 DATA="$TMP/data"
 PORT=$(free_port)
 GROUPS_PID=
+OPS_PID=
 cleanup() {
     if [ -n "$GROUPS_PID" ]; then kill "$GROUPS_PID" 2>/dev/null || true; fi
+    if [ -n "$OPS_PID" ]; then kill "$OPS_PID" 2>/dev/null || true; fi
     stop_cluster "$DATA"
     if [ -z "${MQ_KEEP_TMP:-}" ]; then rm -rf "$TMP"; fi
 }
@@ -235,6 +255,110 @@ printf '  %s idle members: %s ms CPU, %s context switches in the first %s s; the
     "${G[rebalance_members]}" "${G[idle_first_cpu_ms]}" "${G[idle_first_switches]}" "${G[idle_first_seconds]}" \
     "${G[idle_cpu_ms]}" "${G[idle_switches]}" "${G[idle_seconds]}" >&2
 
+# --- coordination soak, produce under retention --------------------------------
+# bench/ops.c, run like bench/groups.c (in the background, waited for).
+gcc -O2 -Wall -o "$TMP/ops" "$REPO/bench/ops.c" -I"$("$PGBIN/pg_config" --includedir)" -lpq
+SOAK_N=50
+SOAK_SECS=${MQ_BENCH_SOAK_SECONDS:-60}
+RET_SECS=${MQ_BENCH_RETENTION_SECONDS:-30}
+RET_WARMUP=4
+declare -A O
+ops() {     # ops LOG PREFIX ARGS...: run the client, keep its KEY=VALUE lines in O as PREFIXKEY
+    local log=$1 prefix=$2 rc=0 k v; shift 2
+    "$TMP/ops" "$@" >"$log" 2>"$log.err" &
+    OPS_PID=$!
+    wait "$OPS_PID" || rc=$?
+    OPS_PID=
+    if [ "$rc" -ne 0 ]; then
+        echo "bench: ops $1 failed:" >&2
+        cat "$log.err" >&2
+        return 1
+    fi
+    while IFS='=' read -r k v; do O[$prefix$k]=$v; done <"$log"
+}
+
+settle
+ops "$TMP/soak.log" "" soak "$CONNINFO" "$SOAK_N" "$SOAK_SECS"
+printf '  soak: %s sessions killed, %s nodes created, %s deletions notified (%s by the dying session), orphans %s / %s; kill -> notification p50 %s ms, p99 %s ms, max %s ms\n' \
+    "${O[soak_killed]}" "${O[soak_created]}" "${O[soak_deleted_notified]}" "${O[soak_deleted_by_owner]}" \
+    "${O[soak_orphans_mid]}" "${O[soak_orphans_end]}" "${O[soak_delay_p50_ms]}" "${O[soak_delay_p99_ms]}" \
+    "${O[soak_delay_max_ms]}" >&2
+
+# Produce while the worker rolls the segment every 1.5 s and drops each one
+# 2 s after its last record, in steps of their own (housekeeping every
+# 500 ms), and the same producer on a topic of default config (nothing
+# rolled or dropped) as the control.  The server log
+# gets %n (Unix time) prefixes meanwhile, so that the worker's LOG lines can
+# be set against the producer's slow calls.
+sql "ALTER SYSTEM SET mqext.housekeeping_interval = '500ms'" >/dev/null
+sql "ALTER SYSTEM SET log_line_prefix = '%n [%p] '" >/dev/null
+sql "SELECT pg_reload_conf()" >/dev/null
+sql "SELECT mq.create_topic('ret_control', 1)" >/dev/null
+settle
+ops "$TMP/ret_control.log" control_ produce "$CONNINFO" ret_control "$RET_SECS" "$RET_WARMUP" "$TMP/slow_control"
+sql "SELECT mq.create_topic('ret', 1, '{\"segment.ms\": 1500, \"retention.ms\": 2000}')" >/dev/null
+settle
+ops "$TMP/ret.log" ret_ produce "$CONNINFO" ret "$RET_SECS" "$RET_WARMUP" "$TMP/slow_ret"
+sql "ALTER SYSTEM RESET mqext.housekeeping_interval" >/dev/null
+sql "ALTER SYSTEM RESET log_line_prefix" >/dev/null
+sql "SELECT pg_reload_conf()" >/dev/null
+# the worker's steps on a topic, "UNIXTIME roll|drop|rolldrop SEGMENTS_DROPPED",
+# from its LOG lines in the server log: a roll, drops, or both in one step
+# (one transaction; its lines come within milliseconds, a step is 500 ms
+# from the next)
+events() {
+    awk -v t="\"$1\"" '
+        $1 !~ /^[0-9]+\.[0-9]+$/ { next }
+        /mqext: dropped segment/ && index($0, "of topic " t " (") { k = "drop" }
+        index($0, "mqext: topic " t " rolled") { k = "roll" }
+        k == "" { next }
+        n && $1 - ts[n] < 0.1 { if (kind[n] != k) kind[n] = "rolldrop"; d[n] += (k == "drop"); k = ""; next }
+        { n++; ts[n] = $1; kind[n] = k; d[n] = (k == "drop"); k = "" }
+        END { for (i = 1; i <= n; i++) print ts[i], kind[i], d[i] }' "$DATA/server.log"
+}
+# classify STEPS SLOWFILE START END: "rolls drops alone at_roll at_drop neither
+# max_roll max_drop max_neither": the steps logged between START and END
+# (rolls; segments dropped, and of them in a step without a roll), and the slow calls (START
+# END MS lines) by whether a step was logged from 20 ms before the call
+# began to its end (its LOG lines come before its commit), at_roll for a
+# step with a roll, with the slowest (ms) of each kind
+classify() {
+    awk -v s0="$3" -v s1="$4" '
+        FILENAME == ARGV[1] {
+            if ($1 >= s0 && $1 <= s1) {
+                n++; ts[n] = $1; kind[n] = ($2 == "drop") ? "drop" : "roll"
+                if ($2 != "drop") c["roll"]++
+                c["drop"] += $3
+                if ($2 == "drop") c["alone"] += $3
+            }
+            next
+        }
+        { k = "neither"
+          for (i = 1; i <= n; i++)
+              if (ts[i] >= $1 - 0.02 && ts[i] <= $2 + 0.001 && k != "roll") k = kind[i]
+          m[k]++; if ($3 > mx[k]) mx[k] = $3 }
+        END { printf "%d %d %d %d %d %d %.1f %.1f %.1f\n", c["roll"], c["drop"], c["alone"],
+                     m["roll"], m["drop"], m["neither"], mx["roll"], mx["drop"], mx["neither"] }' "$1" "$2"
+}
+events ret >"$TMP/events_ret"
+events ret_control >"$TMP/events_control"
+read -r RET_ROLLS RET_DROPS RET_ALONE RET_AT_ROLL RET_AT_DROP RET_NEITHER RET_MAX_ROLL RET_MAX_DROP RET_MAX_NEITHER \
+    < <(classify "$TMP/events_ret" "$TMP/slow_ret" "${O[ret_start]}" "${O[ret_end]}")
+read -r CTL_ROLLS CTL_DROPS _ _ _ _ _ _ _ \
+    < <(classify "$TMP/events_control" "$TMP/slow_control" "${O[control_start]}" "${O[control_end]}")
+[ "$RET_DROPS" -gt 0 ] || { echo "bench: no segment of topic ret was dropped while producing" >&2; exit 1; }
+[ "$CTL_ROLLS" -eq 0 ] && [ "$CTL_DROPS" -eq 0 ] || { echo "bench: the control topic was rolled or dropped" >&2; exit 1; }
+RET_SEGMENTS=$(sql "SELECT count(*) FROM mq.segments WHERE topic = 'ret'")
+RET_LOG_START=$(sql "SELECT log_start_offset FROM mq.partitions WHERE topic = 'ret'")
+for x in control ret; do
+    printf '  produce (%s): %s calls, p50 %s ms, p99 %s ms, p99.9 %s ms, max %s ms (%s x the median), %s calls > 10 x the median\n' \
+        "$x" "${O[${x}_n]}" "${O[${x}_p50_ms]}" "${O[${x}_p99_ms]}" "${O[${x}_p999_ms]}" "${O[${x}_max_ms]}" \
+        "${O[${x}_ratio]}" "${O[${x}_slow]}" >&2
+done
+printf '  retention: %s rolls and %s drops (%s in a step without a roll) while producing; slow calls at a roll %s (max %s ms), at a drop alone %s (max %s ms), at neither %s (max %s ms); %s segments left, log start %s\n' \
+    "$RET_ROLLS" "$RET_DROPS" "$RET_ALONE" "$RET_AT_ROLL" "$RET_MAX_ROLL" "$RET_AT_DROP" "$RET_MAX_DROP" "$RET_NEITHER" \
+    "$RET_MAX_NEITHER" "$RET_SEGMENTS" "$RET_LOG_START" >&2
+
 # --- report -------------------------------------------------------------------
 PGVER=$(sql "SELECT version()")
 SETTINGS=$(sql "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name)
@@ -323,6 +447,44 @@ cat <<EOF
 | 100 idle members blocked in mq.poll: CPU of their backends over ${G[idle_seconds]} s (wakeups ${G[idle_switches]}, polls returned ${G[idle_returns]}) | ${G[idle_cpu_ms]} ms | $V_IDLE |
 | rebalance, 100 members over ${G[rebalance_partitions]} partitions: join (mq.subscribe), worst of 6 (p50) | ${G[join_max_ms]} ms (${G[join_p50_ms]}) | $V_JOIN |
 | rebalance, 100 members over ${G[rebalance_partitions]} partitions: leave (mq.unsubscribe), worst of 5 (p50) | ${G[leave_max_ms]} ms (${G[leave_p50_ms]}) | $V_LEAVE |
+EOF
+
+# pass NAME OK TEXT: set $NAME to "TEXT: met" if OK is 1, else "TEXT: **MISSED**"
+pass() {
+    if [ "$2" -eq 1 ]; then
+        printf -v "$1" '%s: met' "$3"
+    else
+        printf -v "$1" '%s: **MISSED**' "$3"; missed=$((missed + 1))
+    fi
+}
+SOAK_SWEPT=$((O[soak_deleted_notified] - O[soak_deleted_by_owner]))
+ok=0; [ $((O[soak_orphans_mid] + O[soak_strays_mid] + O[soak_orphans_end] + SOAK_SWEPT)) -eq 0 ] && ok=1
+pass V_ORPHANS $ok "0"
+ok=0; [ $((O[soak_missing] + O[soak_unexpected] + O[soak_duplicates] + O[soak_absent_mid])) -eq 0 ] &&
+    [ "${O[soak_deleted_notified]}" -eq "${O[soak_created]}" ] && ok=1
+pass V_NOTIFIED $ok "all notified"
+ok=0; awk -v r="${O[ret_ratio]}" 'BEGIN { exit !(r <= 10) }' && ok=1
+pass V_RET $ok "≤ 10×"
+
+cat <<EOF
+
+## mqext coordination and operations
+
+- Same server and run as above; client: bench/ops.c (libpq, one process driving all its connections asynchronously, TCP on 127.0.0.1)
+- Soak: $SOAK_N sessions, each creating an ephemeral node (a new path per session) and LISTENing on its parent's channel (a membership watch); each lives 0.2–2 s, is killed, and a new session takes its place 0–0.2 s later, for $SOAK_SECS s. Killed at random by a reset socket (SO_LINGER 0 + close: a crashed client), a shut-down socket (FIN without Terminate: a client that exits) or pg_terminate_backend. A watcher session LISTENs on each node's channel before the node's session connects; a deletion counts as done by the dying session when the notification's sender pid is the node's owner (not a sweep by another session or the worker). Orphans: nodes under /soak whose (owner_pid, owner_start) is no live backend in pg_stat_activity, or that belong to no live session of the client, once the killing stopped and every slot lives again; then all $SOAK_N are killed at once (${O[soak_final_max_ms]} ms to the last notification) and /soak must be left empty
+- Retention: one session, one ${PAYLOAD}-byte record per call (\`SELECT 1 FROM mq.produce(\$1, \$2::bytea)\`, prepared, autocommit), for $RET_SECS s after $RET_WARMUP s untimed, to a topic with segment.ms 1500 and retention.ms 2000, mqext.housekeeping_interval 500ms (reset afterwards): the worker rolls the segment every 1.5 s and, in a step of its own half a second later, drops the segment whose last record is 2 s old (${RET_ROLLS} rolls and ${RET_DROPS} drops logged while the producer ran, ${RET_ALONE} of the drops in a step without a roll; ${RET_SEGMENTS} segments left at the end, log start offset $(fmt "$RET_LOG_START")). Control: the same producer and settings on a topic of default config (nothing rolled or dropped). A slow call (over 10× the median) is put down to a step of the worker when the step's LOG line is stamped between 20 ms before the call began and its end (a roll's line comes while it holds the active segment's lock, a drop's just before its commit). Every call commits with an fsync: the control shows what slow fsyncs alone do to the maximum
+
+| Measurement | Result | Target |
+|---|---:|---|
+| soak, $SOAK_N sessions for $SOAK_SECS s: sessions killed (socket reset / FIN / pg_terminate_backend) | $(fmt "${O[soak_killed]}") (${O[soak_killed_rst]} / ${O[soak_killed_fin]} / ${O[soak_killed_terminate]}) | — |
+| soak: ephemeral nodes created; 'deleted' notifications at the watcher (sent by the dying session itself); missing, duplicate, premature | $(fmt "${O[soak_created]}"); $(fmt "${O[soak_deleted_notified]}") ($(fmt "${O[soak_deleted_by_owner]}")); ${O[soak_missing]}, ${O[soak_duplicates]}, ${O[soak_unexpected]} | $V_NOTIFIED |
+| soak: orphaned ephemeral nodes after the churn (of ${O[soak_nodes_mid]} nodes; not a live session's: ${O[soak_strays_mid]}); after the last kill; removed by a sweep instead of their session's exit | ${O[soak_orphans_mid]}; ${O[soak_orphans_end]}; ${SOAK_SWEPT} | $V_ORPHANS |
+| soak: kill → 'deleted' notification at the watcher, p50 / p99 / max (${O[soak_delay_n]} kills) | ${O[soak_delay_p50_ms]} / ${O[soak_delay_p99_ms]} / ${O[soak_delay_max_ms]} ms | — |
+| produce while retention drops segments ($(fmt "${O[ret_n]}") calls): p50 / p99 / p99.9 / max | ${O[ret_p50_ms]} / ${O[ret_p99_ms]} / ${O[ret_p999_ms]} / ${O[ret_max_ms]} ms | — |
+| produce while retention drops segments: max / median | ${O[ret_ratio]}× | $V_RET |
+| control, no roll or retention ($(fmt "${O[control_n]}") calls): p50 / p99 / p99.9 / max; max / median | ${O[control_p50_ms]} / ${O[control_p99_ms]} / ${O[control_p999_ms]} / ${O[control_max_ms]} ms; ${O[control_ratio]}× | — |
+| calls over 10× the median, with retention: at a roll / at a drop (step without a roll) / at neither (the slowest of each) | ${RET_AT_ROLL} / ${RET_AT_DROP} / ${RET_NEITHER} (${RET_MAX_ROLL} / ${RET_MAX_DROP} / ${RET_MAX_NEITHER} ms) | — |
+| calls over 10× the median, control | ${O[control_slow]} | — |
 EOF
 echo
 if [ "$missed" -gt 0 ]; then

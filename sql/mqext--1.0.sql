@@ -2393,7 +2393,9 @@ $$;
  *
  * Rolling: the active segment is replaced when it passed segment.ms or
  * segment.bytes and holds anything (an idle topic's empty segment just
- * restarts its clock).
+ * restarts its clock).  A run that rolls does nothing else, so that its
+ * transaction, whose lock on the old segment makes producers wait, ends at
+ * once; compaction and retention come at the next run.
  *
  * Retention drops the oldest inactive segments, in order, while any of:
  * its newest record is older than retention.ms; some partition of the
@@ -2442,6 +2444,9 @@ BEGIN
                 PERFORM mq._create_segment(t.topic_id);
                 PERFORM set_config('lock_timeout', '0', true);
                 RAISE LOG 'mqext: topic "%" rolled to a new segment after segment %', t.name, active.segment_id;
+                -- commit now: the roll's SHARE lock on the old segment holds
+                -- producers back until then; retention waits for the next run
+                RETURN t.topic_id;
             EXCEPTION WHEN lock_not_available THEN
                 PERFORM set_config('lock_timeout', '0', true);   -- a long producer transaction: next time
             END;
