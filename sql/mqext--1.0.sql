@@ -1781,6 +1781,7 @@ DECLARE
     actual text := path;
     seq bigint;
     lid bigint := lease;
+    now_ts timestamptz;
 BEGIN
     PERFORM mq._check_path(path);
     PERFORM mq._check_data(data);
@@ -1814,11 +1815,12 @@ BEGIN
     IF EXISTS (SELECT 1 FROM mq.node n WHERE n.path = actual) THEN
         RAISE EXCEPTION 'node "%" already exists', actual USING ERRCODE = 'MQ021';
     END IF;
-    INSERT INTO mq.node (path, parent, data, owner_pid, owner_start, lease_id)
+    now_ts := clock_timestamp();   -- one reading: a new node has mtime = ctime
+    INSERT INTO mq.node (path, parent, data, owner_pid, owner_start, lease_id, ctime, mtime)
     VALUES (actual, par, data,
             CASE WHEN ephemeral AND lid IS NULL THEN owner_pid END,
             CASE WHEN ephemeral AND lid IS NULL THEN owner_start END,
-            lid);
+            lid, now_ts, now_ts);
     RETURN actual;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'node "%" already exists', actual USING ERRCODE = 'MQ021';

@@ -445,29 +445,58 @@ run_step(const char *sql, int64 *result)
 	return !isnull;
 }
 
-/* One round of housekeeping; false when mqext is not (any more) here. */
 static bool
-worker_run_once(void)
+extension_installed(void)
 {
 	bool		installed;
-	int64		after = 0;
-	char		sql[64];
 
 	StartTransactionCommand();
 	installed = OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true));
 	CommitTransactionCommand();
-	if (!installed)
+	return installed;
+}
+
+/* One round of housekeeping; false when mqext is not (any more) here. */
+static bool
+worker_run_once(void)
+{
+	int64		after = 0;
+	char		sql[64];
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool gone = false;
+
+	if (!extension_installed())
 		return false;
 
-	/* one topic per transaction: a roll or a drop holds its locks briefly */
-	for (;;)
+	PG_TRY();
 	{
-		snprintf(sql, sizeof(sql), "SELECT mq._housekeeping_topic(" INT64_FORMAT ")", after);
-		if (!run_step(sql, &after))
-			break;
-		CHECK_FOR_INTERRUPTS();
+		/* one topic per transaction: a roll or a drop holds its locks briefly */
+		for (;;)
+		{
+			snprintf(sql, sizeof(sql), "SELECT mq._housekeeping_topic(" INT64_FORMAT ")", after);
+			if (!run_step(sql, &after))
+				break;
+			CHECK_FOR_INTERRUPTS();
+		}
+		run_step("SELECT mq._housekeeping_sweep()", NULL);
 	}
-	run_step("SELECT mq._housekeeping_sweep()", NULL);
+	PG_CATCH();
+	{
+		/*
+		 * DROP EXTENSION between our check and a step makes the step fail:
+		 * then leave quietly.  Any other error is the worker's end (the
+		 * launcher starts another after an interval).
+		 */
+		MemoryContextSwitchTo(cxt);
+		AbortCurrentTransaction();
+		if (extension_installed())
+			PG_RE_THROW();
+		FlushErrorState();
+		gone = true;
+	}
+	PG_END_TRY();
+	if (gone)
+		return false;
 	pgstat_report_stat(true);
 	return true;
 }
