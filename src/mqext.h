@@ -19,4 +19,17 @@
 /* Kafka timestamps are milliseconds since the Unix epoch. */
 #define MQ_UNIX_EPOCH_MS_IN_PG	INT64CONST(946684800000)
 
+static inline int64
+MqMsToTimestamptz(int64 ms)
+{
+	return (ms - MQ_UNIX_EPOCH_MS_IN_PG) * INT64CONST(1000);
+}
+
+/* Floor division, so that times before 1970 stay ordered. */
+static inline int64
+MqTimestamptzToMs(int64 ts)
+{
+	return ts / 1000 - (ts % 1000 < 0 ? 1 : 0) + MQ_UNIX_EPOCH_MS_IN_PG;
+}
+
 #endif							/* MQEXT_H */

@@ -62,7 +62,7 @@ fetch_sink(void *arg, const MqDecodedRecord *rec)
 		values[i++] = Int32GetDatum(s->partition);
 	}
 	values[i++] = Int64GetDatum(rec->offset);
-	values[i++] = TimestampTzGetDatum((rec->timestamp - MQ_UNIX_EPOCH_MS_IN_PG) * INT64CONST(1000));
+	values[i++] = TimestampTzGetDatum(MqMsToTimestamptz(rec->timestamp));
 	if (rec->key_len >= 0)
 		values[i] = bytes_datum(rec->key, rec->key_len);
 	else
@@ -124,7 +124,7 @@ mq_offset_for_time(PG_FUNCTION_ARGS)
 	MqTopic    *topic;
 	int32		partition = PG_GETARG_INT32(1);
 	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(2);
-	int64		ms = ts / 1000 - (ts % 1000 < 0 ? 1 : 0) + MQ_UNIX_EPOCH_MS_IN_PG;
+	int64		ms = MqTimestamptzToMs(ts);
 	int64		offset;
 
 	MqRequirePreload();

@@ -91,7 +91,7 @@ MqOffsetForTime(MqTopic *topic, int32 partition, int64 ts_ms, int64 *offset)
 	MqLogReader r;
 	MqLogBatch b;
 	bool		found = false;
-	TimestampTz target = (ts_ms - MQ_UNIX_EPOCH_MS_IN_PG) * INT64CONST(1000);
+	TimestampTz target = MqMsToTimestamptz(ts_ms);
 
 	MqCheckPartition(topic, partition);
 	MqLogReaderBegin(&r, topic, partition, topic->log_start[partition]);

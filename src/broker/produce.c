@@ -42,21 +42,6 @@ sticky_partition(int32 partitions)
 	return (int32) (sticky_next++ % (uint32) partitions);
 }
 
-static inline int64
-timestamptz_to_ms(TimestampTz ts)
-{
-	/* floor division, so that times before 1970 stay ordered */
-	int64		ms = ts / 1000 - (ts % 1000 < 0 ? 1 : 0);
-
-	return ms + MQ_UNIX_EPOCH_MS_IN_PG;
-}
-
-static inline TimestampTz
-ms_to_timestamptz(int64 ms)
-{
-	return (ms - MQ_UNIX_EPOCH_MS_IN_PG) * INT64CONST(1000);
-}
-
 static void
 check_record_size(const MqTopic *topic, const MqRecord *rec)
 {
@@ -84,7 +69,7 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 	int32	   *order = palloc(sizeof(int32) * nrecs);
 	int32		sticky = -1;
 	TimestampTz now = GetCurrentTimestamp();
-	int64		now_ms = timestamptz_to_ms(now);
+	int64		now_ms = MqTimestamptzToMs(now);
 	MqAppender	app;
 	int			done;
 
@@ -109,7 +94,7 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 		}
 
 		wire[i].timestamp = (!topic->log_append_time && r->has_ts) ?
-			timestamptz_to_ms(r->ts) : now_ms;
+			MqTimestamptzToMs(r->ts) : now_ms;
 		wire[i].key = r->key;
 		wire[i].key_len = r->key_len;
 		wire[i].value = r->value;
@@ -195,13 +180,13 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 		base = MqAppend(&app, p, batch, &hdr);
 		if (producer != NULL)
 			MqIdempotenceRecord(producer, topic->topic_id, p, n, base,
-								ms_to_timestamptz(batch_recs[0].timestamp));
+								MqMsToTimestamptz(batch_recs[0].timestamp));
 
 		for (int j = 0; j < n; j++)
 		{
 			results[order[j]].partition = p;
 			results[order[j]].offset = base + j;
-			results[order[j]].ts = ms_to_timestamptz(batch_recs[j].timestamp);
+			results[order[j]].ts = MqMsToTimestamptz(batch_recs[j].timestamp);
 			part[order[j]] = -1;
 		}
 		done += n;

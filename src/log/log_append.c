@@ -29,12 +29,6 @@
 #include "shmem/waiters.h"
 #include "mqext.h"
 
-static inline TimestampTz
-ms_to_timestamptz(int64 ms)
-{
-	return (ms - MQ_UNIX_EPOCH_MS_IN_PG) * INT64CONST(1000);
-}
-
 /*
  * Look the topic up and lock its active segment for appending; returns the
  * topic, valid until the next MqTopicLookup.
@@ -92,8 +86,8 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 	values[Anum_mq_log_partition - 1] = Int32GetDatum(partition);
 	values[Anum_mq_log_base_offset - 1] = Int64GetDatum(base);
 	values[Anum_mq_log_last_offset - 1] = Int64GetDatum(base + hdr->last_offset_delta);
-	values[Anum_mq_log_base_ts - 1] = TimestampTzGetDatum(ms_to_timestamptz(hdr->base_timestamp));
-	values[Anum_mq_log_max_ts - 1] = TimestampTzGetDatum(ms_to_timestamptz(hdr->max_timestamp));
+	values[Anum_mq_log_base_ts - 1] = TimestampTzGetDatum(MqMsToTimestamptz(hdr->base_timestamp));
+	values[Anum_mq_log_max_ts - 1] = TimestampTzGetDatum(MqMsToTimestamptz(hdr->max_timestamp));
 	values[Anum_mq_log_record_count - 1] = Int32GetDatum(hdr->records_count);
 	values[Anum_mq_log_producer_id - 1] = Int64GetDatum(hdr->producer_id);
 	values[Anum_mq_log_producer_epoch - 1] = Int16GetDatum(hdr->producer_epoch);
