@@ -77,34 +77,6 @@ sub partitions_of
 	return split /,/, $p;
 }
 
-# Wait until the backend sleeps in mq.poll (wait event "Extension").
-sub wait_blocked
-{
-	my ($s) = @_;
-	my $pid = $s->backend_pid;
-	my $deadline = time + 30;
-	while (time < $deadline)
-	{
-		return 1 if $mon->query_safe(qq{
-			SELECT count(*) FROM pg_stat_activity
-			 WHERE pid = $pid AND wait_event_type = 'Extension' AND state = 'active'}) eq '1';
-		sleep 0.02;
-	}
-	return 0;
-}
-
-sub backend_gone
-{
-	my ($pid) = @_;
-	my $deadline = time + 30;
-	while (time < $deadline)
-	{
-		return 1 if $mon->query_safe("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") eq '0';
-		sleep 0.02;
-	}
-	return 0;
-}
-
 # --- 1. a session-bound member's session ends ---------------------------------
 
 my $CFG = q{'{"auto.offset.reset": "earliest", "enable.auto.commit": false}'};
@@ -134,11 +106,11 @@ foreach my $c (@cases)
 
 	$B->send(qq{SELECT partition, count(*), min("offset"), max("offset")
 	              FROM mq.poll('$g', 100, timeout_ms => 10000) GROUP BY 1 ORDER BY 1});
-	ok(wait_blocked($B), "$case: B is blocked in poll");
+	ok($mon->wait_asleep($B, 30), "$case: B is blocked in poll");
 	if ($a_blocked)
 	{
 		$A->send("SELECT count(*) FROM mq.poll('$g', 100, timeout_ms => 20000)");
-		ok(wait_blocked($A), "$case: A is blocked in poll");
+		ok($mon->wait_asleep($A, 30), "$case: A is blocked in poll");
 	}
 
 	my $a_pid = $A->backend_pid;
@@ -184,7 +156,7 @@ foreach my $c (@cases)
 
 	# leave nothing behind for the next case
 	$mon->query_safe("SELECT pg_terminate_backend($a_pid)") if $how ne 'terminate';
-	ok(backend_gone($a_pid), "$case: A's backend has ended");
+	ok($mon->wait_backend_gone($a_pid), "$case: A's backend has ended");
 	$A->quit;
 	$B->quit;
 }
@@ -318,7 +290,7 @@ foreach my $c (@cases)
 
 	$A->send(q{SELECT count(*) FROM mq.poll('grow', 100, timeout_ms => 10000)});
 	$B->send(q{SELECT count(*) FROM mq.poll('grow', 100, timeout_ms => 10000)});
-	ok(wait_blocked($A) && wait_blocked($B), 'grow: both members are blocked in poll');
+	ok($mon->wait_asleep($A, 30) && $mon->wait_asleep($B, 30), 'grow: both members are blocked in poll');
 
 	my $t0 = time;
 	$mon->query(q{SELECT mq.add_partitions('grow', 6)});    # warns that keys map differently

@@ -67,34 +67,6 @@ my $mon = MqTest::Session->new($node, 'monitor');
 
 sub ms { return sprintf('%.0f ms', 1000 * $_[0]); }
 
-# Wait until the session's backend sleeps on its latch (wait event Extension).
-sub wait_asleep
-{
-	my ($s, $secs) = @_;
-	my $pid = $s->backend_pid;
-	my $deadline = time + ($secs // 10);
-	while (time < $deadline)
-	{
-		return 1 if $mon->query_safe(qq{
-			SELECT count(*) FROM pg_stat_activity
-			 WHERE pid = $pid AND wait_event_type = 'Extension' AND state = 'active'}) eq '1';
-		sleep 0.01;
-	}
-	return 0;
-}
-
-sub backend_gone
-{
-	my ($pid) = @_;
-	my $deadline = time + 30;
-	while (time < $deadline)
-	{
-		return 1 if $mon->query_safe("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") eq '0';
-		sleep 0.02;
-	}
-	return 0;
-}
-
 # End sessions started here: a statement still running is ended by
 # terminating that session's own backend.  Waits for the backends to go.
 sub finish
@@ -114,7 +86,7 @@ sub finish
 		}
 		push @pids, $s->backend_pid;
 	}
-	backend_gone($_) foreach @pids;
+	$mon->wait_backend_gone($_) foreach @pids;
 	return;
 }
 
@@ -149,7 +121,7 @@ sub leader_killed
 	foreach my $i (1 .. 3)
 	{
 		$c[$i]->send(elect_sql($e, $i + 1));
-		ok(wait_asleep($c[$i], 5), "$case: c" . ($i + 1) . " is blocked in elect");
+		ok($mon->wait_asleep($c[$i], 5), "$case: c" . ($i + 1) . " is blocked in elect");
 	}
 	my $line = $mon->query_safe(qq{SELECT string_agg(owner_pid::text, ' ' ORDER BY path) FROM mq.node WHERE parent = '$e'});
 	is(join(' ', map { 'c' . ($pid_of{$_} // '?') } split / /, $line), 'c1 c2 c3 c4',
@@ -186,7 +158,7 @@ sub leader_killed
 	  or diag("more than one leader: @too_many");
 	is($last_leading, 'c2', "$case: exactly one leader at the last sample: c2");
 	ok(!$returned{3} && !$returned{4}, "$case: c3 and c4 were still blocked 300 ms after c2 took over");
-	ok(wait_asleep($c[2], 0.1) && wait_asleep($c[3], 0.1), "$case: c3 and c4 are asleep");
+	ok($mon->wait_asleep($c[2], 0.1) && $mon->wait_asleep($c[3], 0.1), "$case: c3 and c4 are asleep");
 
 	if (defined $t_new)
 	{
@@ -206,7 +178,7 @@ sub leader_killed
 		is($c[3]->query_safe("SELECT mq.resign('$e')"), 't', "$case: c4 resigns");
 	}
 	finish(@c);
-	ok(backend_gone($c[0]->backend_pid), "$case: c1's backend has ended");
+	ok($mon->wait_backend_gone($c[0]->backend_pid), "$case: c1's backend has ended");
 	is($mon->query_safe(qq{SELECT count(*) FROM mq.node WHERE parent = '$e'}), '0', "$case: no candidate left");
 	return;
 }
@@ -236,7 +208,7 @@ foreach my $end (@ends)
 	$L->query_safe(qq{LISTEN "$chan"; LISTEN "$pchan";});
 	my $W = MqTest::Session->new($node, "watcher-$i");
 	$W->send("SELECT mq.node_wait('$path', 0, 30000)");
-	ok(wait_asleep($W), "$case: a watcher is blocked in node_wait");
+	ok($mon->wait_asleep($W), "$case: a watcher is blocked in node_wait");
 
 	my $t0 = time;
 	$how->($E);
@@ -268,7 +240,7 @@ foreach my $end (@ends)
 	like($payload // '', qr/^\{"path" : "\/svc", "event" : "children", "cversion" : \d+, "child" : "\Q$path\E", "child_event" : "deleted"\}$/,
 		"$case: the parent's channel said a child was deleted");
 	is($W->done ? $W->wait : undef, 'deleted', "$case: node_wait returned deleted");
-	ok(backend_gone($epid), "$case: the owner's backend has ended");
+	ok($mon->wait_backend_gone($epid), "$case: the owner's backend has ended");
 	finish($E, $L, $W);
 }
 
@@ -286,7 +258,7 @@ foreach my $end (@ends)
 	my $lease_b = $B->query_safe(q{SELECT mq.lease_grant('1 minute')});
 	is($B->query_safe(qq{SELECT mq.elect('/fence', 'B'::bytea, lease => $lease_b)}), 'f', 'fencing: B is in line');
 	$B->send(qq{SELECT mq.elect('/fence', 'B'::bytea, timeout_ms => 30000, lease => $lease_b), clock_timestamp()});
-	ok(wait_asleep($B), 'fencing: B is blocked in elect');
+	ok($mon->wait_asleep($B), 'fencing: B is blocked in elect');
 
 	# L's loop: keepalive, fenced write
 	my ($expiry, $ok) = (undef, 1);

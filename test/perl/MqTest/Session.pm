@@ -21,7 +21,7 @@ use strict;
 use warnings;
 
 use IPC::Run;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Utils;
 
 my @sessions;
@@ -188,6 +188,36 @@ sub end_all
 		$s->{ended} = 1;
 	}
 	return;
+}
+
+# Called on a monitoring session: wait until session $s's backend sleeps
+# on its latch in mqext (wait event Extension), for at most $secs (10).
+sub wait_asleep
+{
+	my ($mon, $s, $secs) = @_;
+	my $pid = $s->backend_pid;
+	my $deadline = time + ($secs // 10);
+	while (time < $deadline)
+	{
+		return 1 if $mon->query_safe(qq{
+			SELECT count(*) FROM pg_stat_activity
+			 WHERE pid = $pid AND wait_event_type = 'Extension' AND state = 'active'}) eq '1';
+		sleep 0.01;
+	}
+	return 0;
+}
+
+# Called on a monitoring session: wait until backend $pid has ended.
+sub wait_backend_gone
+{
+	my ($mon, $pid) = @_;
+	my $deadline = time + 30;
+	while (time < $deadline)
+	{
+		return 1 if $mon->query_safe("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") eq '0';
+		sleep 0.02;
+	}
+	return 0;
 }
 
 END { local $?; end_all(); }
