@@ -81,7 +81,7 @@ fi
 if [[ " $ONLY " == *" tap "* ]] && compgen -G "$REPO/test/t/*.pl" >/dev/null; then
     section "TAP: test/t"
     mkdir -p "$TMP/tap" && chown -R postgres:postgres "$TMP/tap" 2>/dev/null
-    for t in "$REPO"/test/t/*.pl; do
+    for t in "$REPO"/test/t/${MQ_TAP:-}*.pl; do
         name=$(basename "$t")
         if (cd "$TMP/tap" && as_pg env PATH="$PGBIN:$PATH" PERL5LIB="$PGXS_DIR/src/test/perl:$REPO/test/perl" \
                 TESTDIR="$TMP/tap" TESTDATADIR="$TMP/tap/$name" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \

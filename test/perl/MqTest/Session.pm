@@ -86,7 +86,10 @@ sub done
 	return 1 unless $self->{marker};
 	$self->{h}->pump_nb if $self->{h}->pumpable;
 	my $m = $self->{marker};
-	return ($self->{out} =~ /^\Q$m\E$/m && $self->{err} =~ /^\Q$m\E$/m) ? 1 : 0;
+	# the whole line, newline included: psql's \warn writes the text and
+	# the newline to unbuffered stderr in two writes, and a read between
+	# them would leave the marker in what the statement printed
+	return ($self->{out} =~ /(?:^|\n)\Q$m\E\n/ && $self->{err} =~ /(?:^|\n)\Q$m\E\n/) ? 1 : 0;
 }
 
 # Wait for the statement sent last; returns (stdout, stderr) in list
