@@ -256,9 +256,11 @@ $$;
 /*
  * Create the next segment of a topic: a leaf of mq_data.topic_<id>.
  * Readers read segments in order, so every offset in the new segment must
- * be above every offset in the old one: the SHARE lock on the active
- * segment waits for the appends in flight there and holds new ones off
- * until this transaction commits (see MqAppenderBegin).
+ * be above every offset in the old one.  No lock on the active segment is
+ * needed for that: appends that chose the old segment before this commits
+ * still go there, and once an append has gone to the new segment of a
+ * partition, later ones to the old segment are moved to the new one
+ * (MqPartitionReserve), so a roll never waits for producers nor they for it.
  */
 CREATE FUNCTION mq._create_segment(p_topic_id integer) RETURNS bigint
     LANGUAGE plpgsql
@@ -266,12 +268,7 @@ CREATE FUNCTION mq._create_segment(p_topic_id integer) RETURNS bigint
 AS $$
 DECLARE
     seg bigint;
-    active bigint;
 BEGIN
-    SELECT max(s.segment_id) INTO active FROM mq.segment s WHERE s.topic_id = p_topic_id;
-    IF active IS NOT NULL THEN
-        EXECUTE format('LOCK TABLE mq_data.%I IN SHARE MODE', 'seg_' || active);
-    END IF;
     INSERT INTO mq.segment (topic_id) VALUES (p_topic_id) RETURNING segment_id INTO seg;
     EXECUTE format('CREATE TABLE mq_data.%I PARTITION OF mq_data.%I FOR VALUES IN (%s)',
                    'seg_' || seg, 'topic_' || p_topic_id, seg);
@@ -2359,8 +2356,13 @@ COMMENT ON FUNCTION mq.barrier(text, integer, integer, bigint) IS 'arrive at the
  * Drop one segment whole (never DELETE: no bloat, and O(1)), after moving
  * each partition's log start past the segment's last offset.  Gives up,
  * returning false, rather than wait more than a second for its readers.
+ *
+ * The caller decided from the nbatches batches it saw.  Appends that began
+ * before the segment's roll may still commit into it while we wait for the
+ * lock (a roll does not wait for them); if any did, the decision is no
+ * longer sound and the segment waits for the next run.
  */
-CREATE FUNCTION mq._drop_segment(p_topic_id integer, p_segment bigint) RETURNS boolean
+CREATE FUNCTION mq._drop_segment(p_topic_id integer, p_segment bigint, nbatches bigint) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -2368,10 +2370,16 @@ DECLARE
     rel text := format('mq_data.%I', 'seg_' || p_segment);
     bytes bigint;
     topic text;
+    n bigint;
 BEGIN
     BEGIN
         PERFORM set_config('lock_timeout', '1000', true);
         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', rel);
+        EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
+        IF n <> nbatches THEN
+            PERFORM set_config('lock_timeout', '0', true);
+            RETURN false;
+        END IF;
         EXECUTE format('UPDATE mq.partition p SET log_start_offset = greatest(p.log_start_offset, x.last + 1)
                           FROM (SELECT l.partition, max(l.last_offset) AS last FROM %s l GROUP BY l.partition) x
                          WHERE p.topic_id = %s AND p.partition = x.partition', rel, p_topic_id);
@@ -2420,6 +2428,7 @@ DECLARE
     has_rows boolean;
     newest timestamptz;
     below boolean;
+    nbatches bigint;
     biggest bigint;
     retention_ms bigint;
     retention_bytes bigint;
@@ -2441,17 +2450,10 @@ BEGIN
             OR pg_total_relation_size(rel::regclass) > (cfg->>'segment.bytes')::bigint) THEN
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', rel) INTO has_rows;
         IF has_rows THEN
-            BEGIN
-                PERFORM set_config('lock_timeout', '1000', true);
-                PERFORM mq._create_segment(t.topic_id);
-                PERFORM set_config('lock_timeout', '0', true);
-                RAISE LOG 'mqext: topic "%" rolled to a new segment after segment %', t.name, active.segment_id;
-                -- commit now: the roll's SHARE lock on the old segment holds
-                -- producers back until then; retention waits for the next run
-                RETURN t.topic_id;
-            EXCEPTION WHEN lock_not_available THEN
-                PERFORM set_config('lock_timeout', '0', true);   -- a long producer transaction: next time
-            END;
+            PERFORM mq._create_segment(t.topic_id);
+            RAISE LOG 'mqext: topic "%" rolled to a new segment after segment %', t.name, active.segment_id;
+            -- commit now: producers move to the new segment once they see it
+            RETURN t.topic_id;
         ELSE
             UPDATE mq.segment s SET created_at = now() WHERE s.segment_id = active.segment_id;
         END IF;
@@ -2468,9 +2470,9 @@ BEGIN
                     WHERE s.topic_id = t.topic_id AND s.segment_id < active.segment_id
                     ORDER BY s.segment_id LOOP
             rel := format('mq_data.%I', 'seg_' || seg.segment_id);
-            EXECUTE format('SELECT max(l.max_ts), bool_and(l.last_offset < p.log_start_offset)
+            EXECUTE format('SELECT max(l.max_ts), bool_and(l.last_offset < p.log_start_offset), count(*)
                               FROM %s l JOIN mq.partition p ON p.topic_id = %s AND p.partition = l.partition',
-                           rel, t.topic_id) INTO newest, below;
+                           rel, t.topic_id) INTO newest, below, nbatches;
             IF newest IS NOT NULL AND NOT below
                AND (retention_ms < 0 OR newest >= clock_timestamp() - make_interval(secs => retention_ms / 1000.0)) THEN
                 IF retention_bytes < 0 THEN
@@ -2481,7 +2483,7 @@ BEGIN
                                'topic_' || t.topic_id) INTO biggest;
                 EXIT WHEN coalesce(biggest, 0) <= retention_bytes;
             END IF;
-            EXIT WHEN NOT mq._drop_segment(t.topic_id, seg.segment_id);
+            EXIT WHEN NOT mq._drop_segment(t.topic_id, seg.segment_id, nbatches);
         END LOOP;
     END IF;
     RETURN t.topic_id;

@@ -33,13 +33,12 @@
  * Look the topic up and lock its active segment for appending; returns the
  * topic, valid until the next MqTopicLookup.
  *
- * Offsets must grow from one segment to the next, since readers read the
- * segments one after the other.  A new segment is created under a SHARE
- * lock on the active one (mq._create_segment), which waits for appends in
- * flight there and keeps new ones out until the new segment is committed.
- * Once we hold our lock, the segment we chose is still the active one
- * unless the catalog changed meanwhile, which the lock acquisition reports
- * by invalidating the cache: then we look again.
+ * Nothing holds a segment roll back: mq._create_segment takes no lock on
+ * the active segment, so appends never wait for a roll nor a roll for a
+ * long transaction.  If the catalog changed while we waited for our lock
+ * (the acquisition reports it by invalidating the cache), we look again;
+ * an appender whose view of the catalog is still older than a roll is
+ * moved to the new segment by MqAppend when it reserves its offsets.
  */
 MqTopic *
 MqAppenderBegin(MqAppender *app, const char *topic_name)
@@ -78,7 +77,19 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 	int64		base;
 
 	slot = MqTopicPartitionSlot(app->topic, partition);
-	base = MqPartitionReserve(slot, hdr->records_count, VARSIZE(batch) - VARHDRSZ);
+	for (;;)
+	{
+		int64		segment_id = app->seg.segment_id;
+
+		base = MqPartitionReserve(slot, &segment_id, hdr->records_count,
+								  VARSIZE(batch) - VARHDRSZ);
+		if (base >= 0)
+			break;
+		/* someone appended to this partition in a newer segment: go there */
+		MqSegmentClose(&app->seg);
+		MqSegmentOpenId(app->topic, segment_id, RowExclusiveLock, &app->seg);
+		app->seg.index_info = BuildIndexInfo(app->seg.index);
+	}
 	MqBatchSetBaseOffset((uint8_t *) VARDATA(batch), base);
 
 	values[Anum_mq_log_topic_id - 1] = Int32GetDatum(app->topic->topic_id);

@@ -21,10 +21,37 @@
 #include "utils/relcache.h"
 #include "utils/lsyscache.h"
 #include "catalog/namespace.h"
+#include "utils/snapmgr.h"
 
 #include "mqext.h"
 
 #include "log/segment.h"
+
+/* Open the segment's index (it has exactly one) with the heap's lock mode. */
+static void
+open_index(MqSegmentRel *out, LOCKMODE mode)
+{
+	List	   *indexes = RelationGetIndexList(out->heap);
+
+	if (list_length(indexes) != 1)
+		elog(ERROR, "segment " INT64_FORMAT " has %d indexes, expected 1",
+			 out->segment_id, list_length(indexes));
+	out->index = index_open(linitial_oid(indexes), mode);
+	list_free(indexes);
+	out->index_info = NULL;
+}
+
+/* The relation mq_data.seg_<id> by name, locked; NULL if there is none. */
+static Relation
+open_by_name(int64 segment_id, LOCKMODE mode)
+{
+	char		relname[NAMEDATALEN];
+	Oid			relid;
+
+	snprintf(relname, sizeof(relname), "seg_" INT64_FORMAT, segment_id);
+	relid = get_relname_relid(relname, get_namespace_oid(MQ_DATA_SCHEMA, false));
+	return OidIsValid(relid) ? try_relation_open(relid, mode) : NULL;
+}
 
 /*
  * Open segment number seg (0 = oldest) of a topic.  A segment can be
@@ -35,26 +62,17 @@ bool
 MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out,
 			  bool missing_ok)
 {
-	List	   *indexes;
-
 	Assert(seg >= 0 && seg < topic->nsegments);
 
 	out->segment_id = topic->segment_ids[seg];
 	out->heap = try_relation_open(topic->segment_relids[seg], mode);
-	if (out->heap == NULL)
-	{
-		/*
-		 * Compaction replaces a segment with a rewritten relation of the
-		 * same name: look for that before concluding it was dropped.
-		 */
-		char		relname[NAMEDATALEN];
-		Oid			relid;
 
-		snprintf(relname, sizeof(relname), "seg_" INT64_FORMAT, out->segment_id);
-		relid = get_relname_relid(relname, get_namespace_oid(MQ_DATA_SCHEMA, false));
-		if (OidIsValid(relid))
-			out->heap = try_relation_open(relid, mode);
-	}
+	/*
+	 * Compaction replaces a segment with a rewritten relation of the same
+	 * name: look for that before concluding it was dropped.
+	 */
+	if (out->heap == NULL)
+		out->heap = open_by_name(out->segment_id, mode);
 	if (out->heap == NULL)
 	{
 		/* dropped while we were not holding a lock: by drop_topic or retention */
@@ -67,15 +85,32 @@ MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out,
 						topic->segment_ids[seg], topic->name),
 				 errhint("Retry the call.")));
 	}
-
-	indexes = RelationGetIndexList(out->heap);
-	if (list_length(indexes) != 1)
-		elog(ERROR, "segment " INT64_FORMAT " of topic \"%s\" has %d indexes, expected 1",
-			 out->segment_id, topic->name, list_length(indexes));
-	out->index = index_open(linitial_oid(indexes), mode);
-	list_free(indexes);
-	out->index_info = NULL;
+	open_index(out, mode);
 	return true;
+}
+
+/*
+ * Open a segment by id, for an appender that learnt of it from another
+ * backend (MqPartitionReserve) rather than from its own catalog view, which
+ * may predate the segment: the catalog snapshot is refreshed first, as the
+ * segment's creation has committed.
+ */
+void
+MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode, MqSegmentRel *out)
+{
+	InvalidateCatalogSnapshot();
+	out->segment_id = segment_id;
+	out->heap = open_by_name(segment_id, mode);
+	if (out->heap == NULL)
+	{
+		MqMetadataCacheInvalidate();
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("segment " INT64_FORMAT " of topic \"%s\" was dropped concurrently",
+						segment_id, topic->name),
+				 errhint("Retry the call.")));
+	}
+	open_index(out, mode);
 }
 
 void

@@ -24,6 +24,8 @@ typedef struct MqSegmentRel
 
 extern bool MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode,
 						  MqSegmentRel *out, bool missing_ok);
+extern void MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode,
+							MqSegmentRel *out);
 extern void MqSegmentClose(MqSegmentRel *seg);
 
 #endif							/* MQ_SEGMENT_H */

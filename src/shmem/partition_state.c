@@ -154,6 +154,7 @@ MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 			SpinLockInit(&slot->mutex);
 			slot->initialized = false;
 			slot->next_offset = 0;
+			slot->segment_floor = 0;
 			slot->inflight_head = -1;
 			slot->inflight_tail = -1;
 			slot->ninflight = 0;
@@ -249,15 +250,26 @@ pool_push(int32 e)
 }
 
 /*
- * Reserve count consecutive offsets and return the first.  The first
- * reservation of a transaction in a partition registers it as in flight
- * there, which holds the LSO at that offset until the transaction ends.
+ * Reserve count consecutive offsets in segment *segment_id and return the
+ * first.  The first reservation of a transaction in a partition registers
+ * it as in flight there, which holds the LSO at that offset until the
+ * transaction ends.
+ *
+ * Readers read a partition's segments one after the other, so every offset
+ * in a segment must lie below every offset in the segments after it.  The
+ * slot remembers the newest segment a reservation was made in, and refuses
+ * one in an older segment: that appender chose its segment from a catalog
+ * view that predates a roll someone else has already appended after.  It
+ * then gets -1 and, in *segment_id, the segment to append to instead.
+ * This is what lets a segment roll go without locking the active segment:
+ * appends that chose the old segment before the roll became visible still
+ * land there, below the first offset of the new one.
  */
 int64
-MqPartitionReserve(MqPartitionSlot *slot, int32 count, int64 bytes)
+MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id, int32 count, int64 bytes)
 {
 	int32		entry = -1;
-	int64		base;
+	int64		base = -1;
 
 	Assert(count > 0);
 
@@ -283,9 +295,6 @@ MqPartitionReserve(MqPartitionSlot *slot, int32 count, int64 bytes)
 							   MqShared->pool_size),
 					 errhint("Raise mqext.max_inflight_appends and restart the server, or append to fewer partitions per transaction.")));
 		/* from here on nothing may fail until the entry is recorded */
-		my_inflight[my_ninflight].slot = slot;
-		my_inflight[my_ninflight].entry = entry;
-		my_ninflight++;
 		MqShared->pool[entry].slot = slot;
 		MqShared->pool[entry].started = GetCurrentTransactionStartTimestamp();
 		MqShared->pool[entry].next = -1;
@@ -293,27 +302,44 @@ MqPartitionReserve(MqPartitionSlot *slot, int32 count, int64 bytes)
 
 	SpinLockAcquire(&slot->mutex);
 	Assert(slot->initialized);
-	base = slot->next_offset;
-	slot->next_offset += count;
-	slot->records_appended += count;
-	slot->bytes_appended += bytes;
-	slot->produce_calls++;
-	if (entry >= 0)
+	if (*segment_id < slot->segment_floor)
+		*segment_id = slot->segment_floor;
+	else
 	{
-		MqInflight *e = &MqShared->pool[entry];
+		slot->segment_floor = *segment_id;
+		base = slot->next_offset;
+		slot->next_offset += count;
+		slot->records_appended += count;
+		slot->bytes_appended += bytes;
+		slot->produce_calls++;
+		if (entry >= 0)
+		{
+			MqInflight *e = &MqShared->pool[entry];
 
-		e->first_offset = base;
-		e->prev = slot->inflight_tail;
-		e->next = -1;
-		if (slot->inflight_tail >= 0)
-			MqShared->pool[slot->inflight_tail].next = entry;
-		else
-			slot->inflight_head = entry;
-		slot->inflight_tail = entry;
-		slot->ninflight++;
+			e->first_offset = base;
+			e->prev = slot->inflight_tail;
+			e->next = -1;
+			if (slot->inflight_tail >= 0)
+				MqShared->pool[slot->inflight_tail].next = entry;
+			else
+				slot->inflight_head = entry;
+			slot->inflight_tail = entry;
+			slot->ninflight++;
+		}
 	}
 	SpinLockRelease(&slot->mutex);
 
+	if (entry >= 0)
+	{
+		if (base < 0)
+			pool_push(entry);	/* refused: not in flight here after all */
+		else
+		{
+			my_inflight[my_ninflight].slot = slot;
+			my_inflight[my_ninflight].entry = entry;
+			my_ninflight++;
+		}
+	}
 	return base;
 }
 

@@ -26,6 +26,7 @@ typedef struct MqPartitionSlot
 	slock_t		mutex;			/* guards every field below */
 	bool		initialized;	/* next_offset rebuilt from storage */
 	int64		next_offset;	/* next offset to hand out */
+	int64		segment_floor;	/* newest segment an append reserved in */
 	int32		inflight_head;	/* oldest in-flight append, -1 if none */
 	int32		inflight_tail;	/* newest in-flight append, -1 if none */
 	int32		ninflight;
@@ -66,7 +67,8 @@ extern void MqInflightPoolInit(void);
 
 extern MqPartitionSlot *MqPartitionGet(Oid topic_relid, int32 partition,
 									   MqRecoverNextOffset recover, void *arg);
-extern int64 MqPartitionReserve(MqPartitionSlot *slot, int32 count, int64 bytes);
+extern int64 MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id,
+								int32 count, int64 bytes);
 extern void MqPartitionCountFetch(MqPartitionSlot *slot, int64 records);
 extern MqPartitionStats *MqPartitionStatsCollect(int *n);
 extern void MqPartitionStatsReset(void);
