@@ -2355,7 +2355,8 @@ COMMENT ON FUNCTION mq.barrier(text, integer, integer, bigint) IS 'arrive at the
 /*
  * Drop one segment whole (never DELETE: no bloat, and O(1)), after moving
  * each partition's log start past the segment's last offset.  Gives up,
- * returning false, rather than wait more than a second for its readers.
+ * returning false, rather than wait more than a second for its readers,
+ * and never queues other readers behind its lock request.
  *
  * The caller decided from the nbatches batches it saw.  Appends that began
  * before the segment's roll may still commit into it while we wait for the
@@ -2373,11 +2374,9 @@ DECLARE
     n bigint;
 BEGIN
     BEGIN
-        PERFORM set_config('lock_timeout', '1000', true);
-        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', rel);
+        PERFORM mq._lock_segment(rel::regclass, 1000);
         EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
         IF n <> nbatches THEN
-            PERFORM set_config('lock_timeout', '0', true);
             RETURN false;
         END IF;
         EXECUTE format('UPDATE mq.partition p SET log_start_offset = greatest(p.log_start_offset, x.last + 1)
@@ -2386,9 +2385,7 @@ BEGIN
         bytes := pg_total_relation_size(rel::regclass);
         DELETE FROM mq.segment s WHERE s.segment_id = p_segment;
         EXECUTE format('DROP TABLE %s', rel);
-        PERFORM set_config('lock_timeout', '0', true);
     EXCEPTION WHEN lock_not_available THEN
-        PERFORM set_config('lock_timeout', '0', true);
         RETURN false;
     END;
     SELECT t.name INTO topic FROM mq.topic t WHERE t.topic_id = p_topic_id;
@@ -2489,6 +2486,12 @@ BEGIN
     RETURN t.topic_id;
 END
 $$;
+
+CREATE FUNCTION mq._lock_segment(rel regclass, timeout_ms integer) RETURNS void
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_lock_segment';
+COMMENT ON FUNCTION mq._lock_segment(regclass, integer) IS 'internal: ACCESS EXCLUSIVE lock on a segment, retried without queueing for up to timeout_ms (55P03 then)';
 
 CREATE FUNCTION mq._compact_topic(topic text, ncleanable integer, horizon_ms bigint,
                                   min_dirty_ratio double precision) RETURNS bigint

@@ -17,6 +17,7 @@
 #include "utils/tuplestore.h"
 #include "log/recovery.h"
 #include "log/compact.h"
+#include "log/segment.h"
 
 #include "bgw/launcher.h"
 #include "broker/fetch.h"
@@ -31,6 +32,7 @@ PG_FUNCTION_INFO_V1(mq_launcher_wakeup);
 PG_FUNCTION_INFO_V1(mq_stats);
 PG_FUNCTION_INFO_V1(mq_stats_reset);
 PG_FUNCTION_INFO_V1(mq_compact_topic);
+PG_FUNCTION_INFO_V1(mq_lock_segment);
 
 /* mq._compact_topic(topic, ncleanable, horizon_ms, min_dirty_ratio) -> bytes saved */
 Datum
@@ -40,6 +42,14 @@ mq_compact_topic(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(MqCompactTopic(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 								   PG_GETARG_INT32(1), PG_GETARG_INT64(2),
 								   PG_GETARG_FLOAT8(3)));
+}
+
+/* mq._lock_segment(rel, timeout_ms): ACCESS EXCLUSIVE, without queueing */
+Datum
+mq_lock_segment(PG_FUNCTION_ARGS)
+{
+	MqSegmentLockPolitely(PG_GETARG_OID(0), AccessExclusiveLock, PG_GETARG_INT32(1));
+	PG_RETURN_VOID();
 }
 
 /* mq._stats() -> one row per partition of this database that has state */
@@ -96,7 +106,7 @@ mq_invalidate_cache(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mq._invalidate_cache() must be called as a trigger")));
-	relid = MqCatalogRelid("topic");
+	relid = MqCacheSignalRelid();
 	if (OidIsValid(relid))
 		CacheInvalidateRelcacheByRelid(relid);
 	MqMetadataCacheInvalidate();

@@ -8,8 +8,12 @@
  * the catalog each time would cost more than the append itself.  Entries
  * are loaded on first use and thrown away when the catalog changes:
  * statement triggers on mq.topic, mq.segment and mq.partition send a
- * relcache invalidation for mq.topic, which every backend receives at its
- * next transaction start or lock acquisition.  The callback only marks the
+ * relcache invalidation for the log root mq_data.log, which every backend
+ * receives at its next transaction start or lock acquisition.  The root,
+ * not a catalog table: an invalidation of mq.topic would also throw away
+ * every cached plan that reads it (this file's own, and those of the
+ * PL/pgSQL functions), and a producer would replan after each segment roll
+ * or drop; no hot path plans a query on the root.  The callback only marks the
  * cache stale; it is rebuilt at the next MqTopicLookup, so a pointer handed
  * out earlier stays valid until then.
  *
@@ -35,12 +39,12 @@
 static MemoryContext cache_cxt = NULL;
 static HTAB *topic_cache = NULL;
 static bool cache_stale = true;
-static Oid	topic_relid = InvalidOid;
+static Oid	signal_relid = InvalidOid;
 
 static void
 mq_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == topic_relid)
+	if (relid == InvalidOid || relid == signal_relid)
 		MqMetadataCacheInvalidate();
 }
 
@@ -72,6 +76,18 @@ MqCatalogRelid(const char *relname)
 	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 }
 
+/*
+ * The relation whose relcache invalidation tells backends that the catalog
+ * changed (mq_data.log); InvalidOid when the extension is absent.
+ */
+Oid
+MqCacheSignalRelid(void)
+{
+	Oid			nsp = get_namespace_oid(MQ_DATA_SCHEMA, true);
+
+	return OidIsValid(nsp) ? get_relname_relid("log", nsp) : InvalidOid;
+}
+
 static void
 cache_reset(void)
 {
@@ -90,7 +106,7 @@ cache_reset(void)
 	ctl.hcxt = cache_cxt;
 	topic_cache = hash_create("mqext topics", 64, &ctl,
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	topic_relid = MqCatalogRelid("topic");
+	signal_relid = MqCacheSignalRelid();
 	cache_stale = false;
 }
 

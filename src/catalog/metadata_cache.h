@@ -36,6 +36,7 @@ extern void MqMetadataCacheInit(void);
 extern void MqMetadataCacheInvalidate(void);
 extern bool MqMetadataCacheIsStale(void);
 extern Oid	MqCatalogRelid(const char *relname);
+extern Oid	MqCacheSignalRelid(void);
 
 typedef struct MqCatalogAccess
 {

@@ -23,12 +23,15 @@
  *    partition, which restarts the offset counter after a crash, survives.
  *    Then, in the same transaction, the old relation is dropped and the new
  *    one takes its name and its place under the topic (MqSegmentOpen finds
- *    it by name).  Waiting for the old one's readers is bounded by the
- *    caller's lock_timeout.
+ *    it by name).  Waiting for the old one's readers is bounded to a
+ *    second, and never queues other readers behind us.
  *
- * Inactive segments receive no appends (a roll waits for the appends in
- * flight in the old active segment), so the rewrite races only with
- * readers.
+ * A roll does not wait for the appends in flight in the old active
+ * segment, so an inactive segment may still receive the batches of
+ * transactions that began before the roll.  The cleanable segments are
+ * therefore SHARE-locked before the snapshot is taken: that waits for such
+ * appends (and keeps any late one out) but not for readers.  Locks are
+ * taken without queueing (MqSegmentLockPolitely), at most a second each.
  *
  *-------------------------------------------------------------------------
  */
@@ -386,14 +389,16 @@ rewrite_segment(Compactor *c, int seg, Rewriter *w)
 	CommandCounterIncrement();
 
 	/* swap: the old relation goes, the new one takes its name and place */
+	snprintf(sql, sizeof(sql), "seg_" INT64_FORMAT, segid);
+	MqSegmentLockPolitely(get_relname_relid(sql, get_namespace_oid(MQ_DATA_SCHEMA, false)),
+						  AccessExclusiveLock, 1000);
 	snprintf(sql, sizeof(sql),
-			 "LOCK TABLE mq_data.seg_" INT64_FORMAT " IN ACCESS EXCLUSIVE MODE; "
 			 "DROP TABLE mq_data.seg_" INT64_FORMAT "; "
 			 "ALTER TABLE mq_data.seg_" INT64_FORMAT "_compacting RENAME TO seg_" INT64_FORMAT "; "
 			 "ALTER TABLE mq_data.topic_%d ATTACH PARTITION mq_data.seg_" INT64_FORMAT
 			 " FOR VALUES IN (" INT64_FORMAT "); "
 			 "UPDATE mq.segment SET created_at = created_at WHERE segment_id = " INT64_FORMAT,
-			 segid, segid, segid, segid, c->topic->topic_id, segid, segid, segid);
+			 segid, segid, segid, c->topic->topic_id, segid, segid, segid);
 	spi_exec(sql);
 }
 
@@ -427,6 +432,8 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 	ctl.hcxt = c.keys_cxt;
 	c.newest = hash_create("mqext compact map", 1024, &ctl,
 						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	for (int seg = 0; seg < c.ncleanable; seg++)
+		MqSegmentLockPolitely(c.topic->segment_relids[seg], ShareLock, 1000);
 	c.snapshot = RegisterSnapshot(GetLatestSnapshot());
 	PushActiveSnapshot(c.snapshot);
 

@@ -21,6 +21,10 @@
 #include "utils/relcache.h"
 #include "utils/lsyscache.h"
 #include "catalog/namespace.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "utils/snapmgr.h"
 
 #include "mqext.h"
@@ -111,6 +115,33 @@ MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode, MqSegment
 				 errhint("Retry the call.")));
 	}
 	open_index(out, mode);
+}
+
+/*
+ * Lock a segment for housekeeping (retention, compaction) without ever
+ * queueing behind its users: a lock request that waits makes every later
+ * conflicting request wait behind it, so a drop waiting for a slow reader
+ * would hold off all the segment's other readers.  Instead try every 10 ms
+ * for up to timeout_ms; on failure raise lock_not_available (55P03), which
+ * the housekeeping steps catch to try again at their next run.
+ */
+void
+MqSegmentLockPolitely(Oid relid, LOCKMODE mode, int timeout_ms)
+{
+	for (int waited = 0;; waited += 10)
+	{
+		if (ConditionalLockRelationOid(relid, mode))
+			return;
+		if (waited >= timeout_ms)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not lock segment relation %u within %d ms", relid, timeout_ms),
+					 errdetail("Its readers or writers kept it busy; housekeeping retries at its next run.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 void

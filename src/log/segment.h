@@ -26,6 +26,7 @@ extern bool MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode,
 						  MqSegmentRel *out, bool missing_ok);
 extern void MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode,
 							MqSegmentRel *out);
+extern void MqSegmentLockPolitely(Oid relid, LOCKMODE mode, int timeout_ms);
 extern void MqSegmentClose(MqSegmentRel *seg);
 
 #endif							/* MQ_SEGMENT_H */

@@ -19,6 +19,10 @@
 #      the relations and their files are gone, mq.fetch from below the log
 #      start starts at it, and no record newer than retention.ms is lost.
 #      segment.bytes, retention.bytes and mq.delete_records too.
+#   4b. A drop never queues readers behind it: while it waits for a slow
+#      reader of the segment, other readers of that segment read on; it
+#      drops the segment once the slow reader is gone, and gives up after
+#      a second if it is not.
 #   5. Each switch off stops its job, on starts it again; a longer interval
 #      set by a reload is obeyed, and a reload back wakes the worker.
 #
@@ -28,6 +32,7 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use MqTest::Session;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -423,6 +428,50 @@ my $SEGMENT_MS = 500;
 	is($node->safe_psql('postgres', $segments), '2', 'the last batch\'s segment and the active one are left');
 	my $err = ($node->psql('postgres', "SELECT mq.delete_records('$tp', 0, $hw + 1)"))[2];
 	like($err, qr/is out of range/, 'delete_records past the high watermark: an error');
+}
+
+# --- 4b. a drop does not queue readers behind it ----------------------------------
+
+{
+	my $tp = 'hk.readers';
+	my $seg_sql = qq{SELECT min(s.segment_id) FROM mq.segment s JOIN mq.topic t USING (topic_id) WHERE t.name = '$tp'};
+	my $drop_sql = qq{SELECT mq._drop_segment(t.topic_id, ($seg_sql), 1) FROM mq.topic t WHERE t.name = '$tp'};
+	$node->safe_psql('postgres', qq{
+		SELECT mq.create_topic('$tp', 1, '{"retention.ms": -1}');
+		SELECT mq.produce('$tp', 'old'::text);
+		SELECT mq._create_segment(topic_id) FROM mq.topic WHERE name = '$tp';
+		SELECT mq.produce('$tp', 'new'::text);});
+	my $mon = MqTest::Session->new($node, 'readers-mon');
+	my $slow = MqTest::Session->new($node, 'readers-slow');
+	my $d = MqTest::Session->new($node, 'readers-drop');
+	my $r = MqTest::Session->new($node, 'readers-other');
+	my $read = qq{SELECT string_agg(value, ',' ORDER BY "offset") FROM mq.fetch_text('$tp', 0, 0)};
+
+	# the slow reader stays for a second and a half: the drop gives up
+	$slow->query_safe("BEGIN; $read;");
+	my $t0 = time;
+	$d->send($drop_sql);
+	ok($mon->wait_asleep($d), 'the drop waits for the slow reader, retrying (wait event Extension)');
+	my $t1 = time;
+	is($r->query_safe($read), 'old,new', 'meanwhile another reader reads the segment');
+	my $waited = time - $t1;
+	ok($waited < 0.5, 'without waiting for the drop (' . ms($waited) . ')');
+	is($d->wait, 'f', 'the drop gives up');
+	my $gave_up = time - $t0;
+	ok($gave_up >= 0.9 && $gave_up < 5, 'after about a second (' . ms($gave_up) . ')');
+	$slow->query_safe('COMMIT');
+	is($node->safe_psql('postgres', $read), 'old,new', 'nothing was dropped');
+
+	# the slow reader commits while the drop retries: the drop goes through
+	$slow->query_safe("BEGIN; $read;");
+	$d->send($drop_sql);
+	ok($mon->wait_asleep($d), 'the drop waits for the slow reader again');
+	is($r->query_safe($read), 'old,new', 'another reader reads on');
+	$slow->query_safe('COMMIT');
+	is($d->wait, 't', 'once the slow reader committed, the segment is dropped');
+	is($node->safe_psql('postgres', "$read; SELECT mq.earliest_offset('$tp', 0)"), "new\n1",
+		'its record is gone and the log start moved past it');
+	$_->quit foreach ($mon, $slow, $d, $r);
 }
 
 # --- 5. the switches and the interval, by reload -----------------------------------
