@@ -1201,6 +1201,11 @@ BEGIN
                   WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
                   ORDER BY ga.last_fetch NULLS FIRST, t.name, ga.partition LOOP
             pos := a.position;
+            -- retention or delete_records passed the position: out of range,
+            -- which Kafka's consumer answers with auto.offset.reset too
+            IF pos < mq.earliest_offset(a.name, a.partition) THEN
+                pos := NULL;
+            END IF;
             IF pos IS NULL THEN
                 pos := mq._start_position(m.group_id, a.name, a.topic_id, a.partition,
                                           m.config->>'auto.offset.reset');
@@ -1214,7 +1219,8 @@ BEGIN
                 IF FOUND THEN
                     UPDATE mq.group_assignment ga SET position = pos
                      WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
-                       AND ga.partition = a.partition AND ga.position IS NULL;
+                       AND ga.partition = a.partition
+                       AND (ga.position IS NULL OR ga.position < pos);
                 END IF;
                 wrote := true;
             END IF;

@@ -273,6 +273,20 @@ SELECT "offset", convert_from(value, 'UTF8') FROM mq.poll('ret.g.earliest', 10, 
 SELECT mq.commit('ret.g.none', 'ret.grp', 0, 6, 'c2');
 SELECT "offset", convert_from(value, 'UTF8') FROM mq.poll('ret.g.none', 10, 0, 'c2');
 
+-- a member's live position that falls below the log start (here by
+-- delete_records) is out of range: auto.offset.reset applies to it too
+SELECT "offset" FROM mq.produce('ret.grp', 'g9');
+SELECT mq.delete_records('ret.grp', 0, 10);
+SELECT "offset" FROM mq.produce('ret.grp', 'g10');
+-- earliest: from the log start
+SELECT "offset", convert_from(value, 'UTF8') FROM mq.poll('ret.g.earliest', 10, 0, 'c2');
+-- latest: from the high watermark, so not g10 but the next one
+SELECT "offset", convert_from(value, 'UTF8') FROM mq.poll('ret.g.latest', 10, 0, 'c2');
+SELECT "offset" FROM mq.produce('ret.grp', 'g11');
+SELECT "offset", convert_from(value, 'UTF8') FROM mq.poll('ret.g.latest', 10, 0, 'c2');
+-- none: an error (the committed offset, 6, is below the log start too)
+SELECT pg_temp.err($$SELECT mq.poll('ret.g.none', 10, 0, 'c2')$$);
+
 SELECT mq.unsubscribe(g, 'c2') FROM unnest(ARRAY['ret.g.earliest', 'ret.g.latest', 'ret.g.none']) g;
 SELECT mq.delete_group(g) FROM unnest(ARRAY['ret.g.earliest', 'ret.g.latest', 'ret.g.none']) g;
 SELECT mq.drop_topic(t) FROM unnest(ARRAY['ret.size', 'ret.time', 'ret.del', 'ret.grp']) t;
