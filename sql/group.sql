@@ -386,6 +386,25 @@ SELECT pg_sleep(0.1);
 SELECT count(*) FROM mq.poll('to', member_id => 'fast');
 SELECT * FROM pg_temp.members('to');
 SELECT pg_temp.err($q$SELECT * FROM mq.poll('to', member_id => 'slow')$q$);
+-- ... or after max.poll.interval.ms, when that is shorter
+SELECT mq.subscribe('to', ARRAY['g.two'], 'slow2', '{"max.poll.interval.ms": 1}');
+SELECT pg_sleep(0.1);
+SELECT count(*) FROM mq.poll('to', member_id => 'fast');
+SELECT * FROM pg_temp.members('to');
+SELECT pg_temp.err($q$SELECT * FROM mq.poll('to', member_id => 'slow2')$q$);
+SELECT pg_temp.err($q$SELECT mq.subscribe('to', ARRAY['g.two'], 'x', '{"max.poll.interval.ms": 0}')$q$);
+
+-------------------------------------------------------------------------------
+-- A session-bound member whose session lives on but that stops polling
+-- leaves after max.poll.interval.ms (Kafka's rule for a stuck consumer)
+-------------------------------------------------------------------------------
+SELECT mq.subscribe('stuck', ARRAY['g.two'], NULL, '{"max.poll.interval.ms": 1}') LIKE 'session-%' AS session_bound;
+SELECT mq.subscribe('stuck', ARRAY['g.two'], 'other');
+SELECT pg_sleep(0.1);
+SELECT count(*) >= 0 AS polled FROM mq.poll('stuck', member_id => 'other');
+SELECT member_id, session_bound, assignment FROM mq.group_members WHERE group_id = 'stuck';
+SELECT pg_temp.err($q$SELECT * FROM mq.poll('stuck')$q$);
+SELECT mq.unsubscribe('stuck', 'other');
 
 -------------------------------------------------------------------------------
 -- Watch API

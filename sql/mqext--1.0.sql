@@ -689,7 +689,8 @@ COMMENT ON FUNCTION mq.watch_channel(text) IS 'the LISTEN channel of a topic wit
 CREATE FUNCTION mq.default_consumer_config() RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
-    RETURN '{"session.timeout.ms": 45000, "auto.offset.reset": "latest",
+    RETURN '{"session.timeout.ms": 45000, "max.poll.interval.ms": 300000,
+             "auto.offset.reset": "latest",
              "partition.assignment.strategy": "cooperative-sticky",
              "enable.auto.commit": true, "max.poll.records": 500}'::jsonb;
 COMMENT ON FUNCTION mq.default_consumer_config() IS 'the default consumer configuration (Kafka''s names and defaults)';
@@ -710,7 +711,7 @@ BEGIN
     FOR k, v IN SELECT key, value FROM jsonb_each(changes) LOOP
         s := v #>> '{}';
         CASE k
-        WHEN 'session.timeout.ms', 'max.poll.records' THEN
+        WHEN 'session.timeout.ms', 'max.poll.interval.ms', 'max.poll.records' THEN
             IF jsonb_typeof(v) NOT IN ('number', 'string') OR s !~ '^[0-9]{1,9}$' OR s::integer < 1 THEN
                 RAISE EXCEPTION 'invalid value for consumer config key "%": %', k, v
                     USING ERRCODE = '22023', DETAIL = 'The value must be a positive integer.';
@@ -776,7 +777,7 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'member "%" is not in group "%"', p_member, p_group
                 USING ERRCODE = 'MQ012',
-                      DETAIL = 'It never joined, left, or was removed after session.timeout.ms without a poll.',
+                      DETAIL = 'It never joined, left, or was removed after session.timeout.ms or max.poll.interval.ms without a poll.',
                       HINT = 'Call mq.subscribe() again.';
         END IF;
         IF m.session_bound AND (m.session_pid <> pg_backend_pid() OR m.session_start <> mq._session_start()) THEN
@@ -944,9 +945,24 @@ END
 $$;
 
 /*
- * Remove members whose session ended or who did not poll within
- * session.timeout.ms, and rebalance when that or a topic's partition count
- * changed.  Returns true when it rebalanced.
+ * Has a member failed?  A session-bound member when its session ended, or
+ * when it stopped polling for max.poll.interval.ms while its session lives
+ * on (Kafka's rule for a consumer stuck between two polls); a pooler
+ * member, whose poll is its only heartbeat, when it did not poll within
+ * session.timeout.ms or max.poll.interval.ms.
+ */
+CREATE FUNCTION mq._member_expired(m mq.group_member) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN m.last_poll < clock_timestamp() - make_interval(secs =>
+               CASE WHEN m.session_bound THEN (m.config->>'max.poll.interval.ms')::numeric
+                    ELSE least((m.config->>'session.timeout.ms')::numeric,
+                               (m.config->>'max.poll.interval.ms')::numeric) END / 1000)
+           OR (m.session_bound AND NOT mq._session_alive(m.session_pid, m.session_start));
+
+/*
+ * Remove failed members (mq._member_expired), and rebalance when that or a
+ * topic's partition count changed.  Returns true when it rebalanced.
  */
 CREATE FUNCTION mq._sweep(p_group text) RETURNS boolean
     LANGUAGE plpgsql
@@ -957,12 +973,7 @@ DECLARE
 BEGIN
     SELECT EXISTS (
                SELECT 1 FROM mq.group_member m
-                WHERE m.group_id = p_group
-                  AND CASE WHEN m.session_bound
-                           THEN NOT mq._session_alive(m.session_pid, m.session_start)
-                           ELSE m.last_poll < clock_timestamp()
-                                - make_interval(secs => (m.config->>'session.timeout.ms')::numeric / 1000)
-                      END)
+                WHERE m.group_id = p_group AND mq._member_expired(m))
         OR (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
            <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
                 WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
@@ -978,13 +989,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    DELETE FROM mq.group_member m
-     WHERE m.group_id = p_group
-       AND CASE WHEN m.session_bound
-                THEN NOT mq._session_alive(m.session_pid, m.session_start)
-                ELSE m.last_poll < clock_timestamp()
-                     - make_interval(secs => (m.config->>'session.timeout.ms')::numeric / 1000)
-           END;
+    DELETE FROM mq.group_member m WHERE m.group_id = p_group AND mq._member_expired(m);
     PERFORM mq._rebalance(p_group);
     RETURN true;
 END
@@ -1182,9 +1187,11 @@ BEGIN
     END IF;
     m := mq._member(poll.group_id, poll.member_id);
     want := least(poll.max_records, (m.config->>'max.poll.records')::integer);
-    -- the poll is also the heartbeat: never sleep past half the session timeout
+    -- the poll is also the heartbeat: never sleep past half the session
+    -- timeout or half the poll interval
     deadline := clock_timestamp() + make_interval(secs => least(poll.timeout_ms,
-                    (m.config->>'session.timeout.ms')::integer / 2) / 1000.0);
+                    (m.config->>'session.timeout.ms')::integer / 2,
+                    (m.config->>'max.poll.interval.ms')::integer / 2) / 1000.0);
 
     LOOP
         epoch := mq._key_epoch(m.group_id);
