@@ -7,3 +7,7 @@ CREATE TABLE raw_copy (id bigint PRIMARY KEY, payload bytea NOT NULL);
 SELECT mq.create_topic('produce1', 1);
 SELECT mq.create_topic('batch100', 1);
 SELECT mq.create_topic('batch1000', 1);
+-- the batch-level API: client-encoded batches of 1000 (bench/batches.c), and
+-- batches of 500 for mq.fetch_batches to return one chunk per call
+SELECT mq.create_topic('encoded1000', 1);
+SELECT mq.create_topic('batch500', 1);

@@ -7,9 +7,19 @@
 #                         vs pgbench mq.produce of one record per transaction
 #   bulk write            COPY of 1M rows (psql \copy, the client streams them)
 #                         vs mq.produce_batch of 100 / 1000 records per call
+#                         vs mq.produce_encoded of a RecordBatch v2 of 1000
+#                         records the client encodes itself (bench/batches.c,
+#                         a libpq client built here with gcc and mqext's codec;
+#                         its encoding time counts), sent as a binary parameter
 #   read                  SELECT of 1M rows by key range, 500 per statement
 #                         vs mq.fetch of 1M records, 500 per call (all seven
 #                         columns, the target; and offset + value only)
+#                         vs mq.fetch_batches, one stored batch of 500 records
+#                         per call (a topic written untimed with produce_batch
+#                         of 500), through pgbench; and the SELECT and
+#                         mq.fetch_batches again through bench/batches.c with
+#                         binary results, the batches' CRC checked and records
+#                         decoded by the client
 #
 # and, in a second table, consumer groups (bench/groups.c, a libpq client
 # built here with gcc):
@@ -72,7 +82,9 @@ DATA="$TMP/data"
 PORT=$(free_port)
 GROUPS_PID=
 OPS_PID=
+BATCHES_PID=
 cleanup() {
+    if [ -n "$BATCHES_PID" ]; then kill "$BATCHES_PID" 2>/dev/null || true; fi
     if [ -n "$GROUPS_PID" ]; then kill "$GROUPS_PID" 2>/dev/null || true; fi
     if [ -n "$OPS_PID" ]; then kill "$OPS_PID" 2>/dev/null || true; fi
     stop_cluster "$DATA"
@@ -104,6 +116,7 @@ JOBS=$(nproc); [ "$JOBS" -gt 8 ] && JOBS=8
 V=$(printf 'x%.0s' $(seq 1 $PAYLOAD))
 arr() { local n=$1 a; a=$(printf "$V,%.0s" $(seq 1 "$n")); echo "{${a%,}}"; }
 ARR100=$(arr 100)
+ARR500=$(arr 500)
 ARR1000=$(arr 1000)
 
 # pgbench_tps LOG ARGS...: run pgbench, print its tps (excluding connecting)
@@ -143,6 +156,26 @@ perl -e 'my $v = "x" x $ARGV[1]; print "$_\t$v\n" for 0 .. $ARGV[0] - 1' \
     "$ROWS" "$PAYLOAD" >"$TMP/rows.tsv"
 chmod 644 "$TMP/rows.tsv"
 
+# bench/batches.c: the client of the batch-level API, with mqext's codec
+# (pure C, no PostgreSQL header) compiled in; run like bench/groups.c (in
+# the background, waited for, so that the EXIT trap can stop it).
+gcc -O2 -Wall -o "$TMP/batches" "$REPO/bench/batches.c" "$REPO"/src/codec/{record_batch,crc32c,varint}.c \
+    -I"$REPO/src/codec" -I"$("$PGBIN/pg_config" --includedir)" -lpq
+CONNINFO="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
+batches() {     # batches LOG ARGS...: run the client, print its per_s
+    local log=$1 rc=0; shift
+    "$TMP/batches" "$@" >"$log" 2>"$log.err" &
+    BATCHES_PID=$!
+    wait "$BATCHES_PID" || rc=$?
+    BATCHES_PID=
+    if [ "$rc" -ne 0 ]; then
+        echo "bench: batches $1 failed:" >&2
+        cat "$log.err" >&2
+        return 1
+    fi
+    awk -F= '$1 == "per_s" { print $2 }' "$log"
+}
+
 echo "== mqext benchmark: best of $ROUNDS rounds, $SECS s per timed pgbench run, cluster on 127.0.0.1:$PORT ==" >&2
 
 # --- writes -------------------------------------------------------------------
@@ -173,6 +206,10 @@ for round in $(seq 1 "$ROUNDS"); do
     settle
     t=$(pgbench_tps "$TMP/batch1000.log" -c 1 -t $((ROWS / 1000)) -D topic=batch1000 -D "arr=$ARR1000" -f "$TMP/produce_batch.sql")
     record batch1000 "$(mul "$t" 1000)" records/s "mq.produce_batch of 1000, 1 client ($ROWS records)"
+
+    settle
+    t=$(batches "$TMP/encoded1000-$round.log" produce "$CONNINFO" encoded1000 "$ROWS" 1000 "$PAYLOAD")
+    record encoded1000 "$t" records/s "mq.produce_encoded, client-encoded batches of 1000, 1 client ($ROWS records)"
 done
 rm -f "$TMP/rows.tsv"
 
@@ -183,6 +220,13 @@ n=$(sql "SELECT count(*) FROM raw_copy")
 [ "$n" -eq "$ROWS" ] || { echo "bench: raw_copy has $n rows, expected $ROWS" >&2; exit 1; }
 n=$(sql "SELECT mq.latest_offset('batch1000', 0)")
 [ "$n" -eq $((ROWS * ROUNDS)) ] || { echo "bench: topic batch1000 has $n records, expected $((ROWS * ROUNDS))" >&2; exit 1; }
+n=$(sql "SELECT mq.latest_offset('encoded1000', 0)")
+[ "$n" -eq $((ROWS * ROUNDS)) ] || { echo "bench: topic encoded1000 has $n records, expected $((ROWS * ROUNDS))" >&2; exit 1; }
+# mq.fetch_batches returns whole stored batches: for chunks of $CHUNK, a
+# topic written (untimed) in batches of $CHUNK
+pgbench_tps "$TMP/batch$CHUNK.log" -c 1 -t $((ROWS / CHUNK)) -D topic=batch$CHUNK -D "arr=$ARR500" -f "$TMP/produce_batch.sql" >/dev/null
+n=$(sql "SELECT mq.latest_offset('batch$CHUNK', 0)")
+[ "$n" -eq "$ROWS" ] || { echo "bench: topic batch$CHUNK has $n records, expected $ROWS" >&2; exit 1; }
 sql "VACUUM ANALYZE" >/dev/null
 settle
 reads() {   # reads NAME SCRIPT: one pass over $ROWS rows, $CHUNK at a time
@@ -192,6 +236,9 @@ round=0
 reads select-warm select.sql >/dev/null
 reads fetch-warm fetch.sql >/dev/null
 reads fetch-narrow-warm fetch_narrow.sql >/dev/null
+reads fetch-batches-warm fetch_batches.sql >/dev/null
+batches "$TMP/cfetch-warm.log" fetch "$CONNINFO" batch$CHUNK "$ROWS" >/dev/null
+batches "$TMP/cselect-warm.log" select "$CONNINFO" "$ROWS" "$CHUNK" >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
     t=$(reads select select.sql)
     record select "$(mul "$t" "$CHUNK")" rows/s "SELECT by key range, $CHUNK rows/stmt, $ROWS rows"
@@ -199,10 +246,18 @@ for round in $(seq 1 "$ROUNDS"); do
     record fetch "$(mul "$t" "$CHUNK")" records/s "mq.fetch, $CHUNK records/call, $ROWS records"
     t=$(reads fetch-narrow fetch_narrow.sql)
     record fetch_narrow "$(mul "$t" "$CHUNK")" records/s "mq.fetch as above, offset and value only"
+    t=$(reads fetch-batches fetch_batches.sql)
+    record fetch_batches "$(mul "$t" "$CHUNK")" records/s "mq.fetch_batches, 1 batch of $CHUNK records/call"
+    t=$(batches "$TMP/cselect-$round.log" select "$CONNINFO" "$ROWS" "$CHUNK")
+    record cselect "$t" rows/s "SELECT as above, bench/batches.c, binary results"
+    t=$(batches "$TMP/cfetch-$round.log" fetch "$CONNINFO" batch$CHUNK "$ROWS")
+    record cfetch "$t" records/s "mq.fetch_batches, bench/batches.c, decoded by the client"
 done
 # the last chunk was a full one: the offset really advanced
 n=$(sql "SELECT count(*) FROM mq.fetch('batch1000', 0, $((ROWS - CHUNK)), $CHUNK)")
 [ "$n" -eq "$CHUNK" ] || { echo "bench: last fetch chunk has $n records" >&2; exit 1; }
+n=$(sql "SELECT sum(record_count) FROM mq.fetch_batches('batch$CHUNK', 0, $((ROWS - CHUNK)), 1)")
+[ "$n" -eq "$CHUNK" ] || { echo "bench: last fetch_batches chunk has $n records" >&2; exit 1; }
 
 # --- consumer groups ----------------------------------------------------------
 # One client process (bench/groups.c), started in the background and waited
@@ -397,7 +452,7 @@ cat <<EOF
 - Machine: $(nproc) CPUs ($CPU), $RAM RAM, data directory on $FS
 - Server: $PGVER
 - Settings: defaults plus shared_preload_libraries (same for every run); $SETTINGS; WAL segments pre-created before the first run; CHECKPOINT before every run
-- Client: pgbench -n -M prepared over TCP on 127.0.0.1 (8 clients: -j $JOBS), $PAYLOAD-byte bytea payloads/values sent as parameters (text format; both reads return bytea, so both pay hex output); COPY by psql \\copy from a file; single-partition topics; mq.produce_batch returns only min(offset) to the client; best of $ROUNDS rounds, $SECS s per timed pgbench run
+- Client: pgbench -n -M prepared over TCP on 127.0.0.1 (8 clients: -j $JOBS), $PAYLOAD-byte bytea payloads/values sent as parameters (text format; both reads return bytea, so both pay hex output); COPY by psql \\copy from a file; single-partition topics; mq.produce_batch returns only min(offset) to the client; bench/batches.c (one libpq connection, PQexecParams, autocommit) sends each client-encoded batch as one binary parameter and reads with binary results; mq.fetch_batches reads a topic written in batches of $CHUNK; best of $ROUNDS rounds, $SECS s per timed pgbench run
 
 | Workload (per second) | Postgres | mqext | mqext / Postgres | Target |
 |---|---:|---:|---:|---|
@@ -406,8 +461,11 @@ row "1 client, 1 row per transaction: INSERT vs mq.produce" "${R[insert1]}" "${R
 row "8 clients, 1 row per transaction: INSERT vs mq.produce" "${R[insert8]}" "${R[produce8]}" 0.8
 row "bulk: COPY of 1M rows vs mq.produce_batch of 100" "${R[copy]}" "${R[batch100]}" ""
 row "bulk: COPY of 1M rows vs mq.produce_batch of 1000" "${R[copy]}" "${R[batch1000]}" 2
+row "bulk: COPY of 1M rows vs mq.produce_encoded of a client-encoded RecordBatch of 1000 (1 client, binary parameter, bench/batches.c; encoding included)" "${R[copy]}" "${R[encoded1000]}" 2
 row "read 1M in chunks of $CHUNK: SELECT id, payload by key range vs SELECT * FROM mq.fetch" "${R[select]}" "${R[fetch]}" 2
 row "read 1M in chunks of $CHUNK: the same, but SELECT \"offset\", value FROM mq.fetch" "${R[select]}" "${R[fetch_narrow]}" ""
+row "read 1M in chunks of $CHUNK: SELECT id, payload by key range vs SELECT * FROM mq.fetch_batches (one stored batch of $CHUNK per call)" "${R[select]}" "${R[fetch_batches]}" 2
+row "read 1M in chunks of $CHUNK, both through bench/batches.c (binary results): SELECT id, payload vs mq.fetch_batches with CRC check and records decoded by the client" "${R[cselect]}" "${R[cfetch]}" 2
 
 # verdict NAME VALUE OP LIMIT UNIT: set $NAME to "OP LIMIT UNIT: met" or "...: **MISSED**"
 verdict() {

@@ -481,6 +481,15 @@ CREATE FUNCTION mq.produce_batch(topic text, "values" text[], keys text[] DEFAUL
     AS 'MODULE_PATHNAME', 'mq_produce_batch_text';
 COMMENT ON FUNCTION mq.produce_batch(text, text[], text[], jsonb[], integer, bigint, integer, integer) IS 'append many text records (stored as UTF-8)';
 
+-- Kafka's own Produce: the client encodes the record batch, the server
+-- checks it, sets its offsets and stores its bytes.
+CREATE FUNCTION mq.produce_encoded(topic text, partition integer, batch bytea)
+    RETURNS TABLE (base_offset bigint, last_offset bigint)
+    LANGUAGE c CALLED ON NULL INPUT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_produce_encoded';
+COMMENT ON FUNCTION mq.produce_encoded(text, integer, bytea) IS 'append one client-encoded, uncompressed Kafka RecordBatch v2 to a partition, after validating it; idempotent when its header carries a producer id';
+
 -------------------------------------------------------------------------------
 -- Fetch
 -------------------------------------------------------------------------------
@@ -493,6 +502,16 @@ CREATE FUNCTION mq.fetch(topic text, partition integer, from_offset bigint,
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_fetch';
 COMMENT ON FUNCTION mq.fetch(text, integer, bigint, integer, integer) IS 'records of a partition at or after from_offset and below the last stable offset, in offset order';
+
+-- Kafka's own Fetch: the stored record batches, as they are, for clients
+-- that decode RecordBatch v2 themselves.
+CREATE FUNCTION mq.fetch_batches(topic text, partition integer, from_offset bigint,
+                                 max_bytes integer DEFAULT 52428800)
+    RETURNS TABLE (base_offset bigint, last_offset bigint, record_count integer, batch bytea)
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_fetch_batches';
+COMMENT ON FUNCTION mq.fetch_batches(text, integer, bigint, integer) IS 'stored Kafka RecordBatch v2 batches of a partition holding offsets at or after from_offset and below the last stable offset, in offset order; the first may begin below from_offset';
 
 CREATE FUNCTION mq.fetch_text(topic text, partition integer, from_offset bigint,
                               max_records integer DEFAULT 500, max_bytes integer DEFAULT 52428800)

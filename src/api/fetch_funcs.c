@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * src/api/fetch_funcs.c
- *	  SQL entry points of the reader: mq.fetch, mq.offset_for_time,
- *	  mq.earliest_offset, mq.latest_offset, mq.decode_batch.
+ *	  SQL entry points of the reader: mq.fetch, mq.fetch_batches,
+ *	  mq.offset_for_time, mq.earliest_offset, mq.latest_offset,
+ *	  mq.decode_batch.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,6 +25,7 @@
 #include "shmem/shmem.h"
 
 PG_FUNCTION_INFO_V1(mq_fetch);
+PG_FUNCTION_INFO_V1(mq_fetch_batches);
 PG_FUNCTION_INFO_V1(mq_offset_for_time);
 PG_FUNCTION_INFO_V1(mq_earliest_offset);
 PG_FUNCTION_INFO_V1(mq_latest_offset);
@@ -115,6 +117,46 @@ mq_fetch(PG_FUNCTION_ARGS)
 	sink.topic = PointerGetDatum(topic_text);
 	sink.partition = partition;
 	MqFetch(topic, partition, from, max_records, max_bytes, fetch_sink, &sink);
+	return (Datum) 0;
+}
+
+static void
+batch_sink(void *arg, int64 base_offset, int64 last_offset, int32 record_count,
+		   const uint8_t *data, size_t len)
+{
+	FetchSink  *s = (FetchSink *) arg;
+	MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
+	Datum		values[4];
+	bool		nulls[4] = {0};
+
+	values[0] = Int64GetDatum(base_offset);
+	values[1] = Int64GetDatum(last_offset);
+	values[2] = Int32GetDatum(record_count);
+	values[3] = bytes_datum(data, len);
+	tuplestore_putvalues(s->rsinfo->setResult, s->rsinfo->setDesc, values, nulls);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(s->row_cxt);
+}
+
+/* mq.fetch_batches(topic, partition, from_offset, max_bytes) */
+Datum
+mq_fetch_batches(PG_FUNCTION_ARGS)
+{
+	int32		partition = PG_GETARG_INT32(1);
+	int64		from = PG_GETARG_INT64(2);
+	int32		max_bytes = PG_GETARG_INT32(3);
+	MqTopic    *topic;
+	FetchSink	sink;
+
+	MqRequirePreload();
+	topic = MqTopicLookup(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	if (max_bytes < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_bytes must not be negative")));
+
+	sink_init(&sink, fcinfo);
+	MqFetchBatches(topic, partition, from, max_bytes, batch_sink, &sink);
 	return (Datum) 0;
 }
 

@@ -2,7 +2,7 @@
  *
  * src/api/produce_funcs.c
  *	  SQL entry points of the producer: mq.produce, mq.produce_batch,
- *	  mq.partition_for.
+ *	  mq.produce_encoded, mq.partition_for.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +21,7 @@
 
 #include "broker/headers.h"
 #include "broker/produce.h"
+#include "broker/produce_encoded.h"
 #include "codec/murmur2.h"
 #include "shmem/shmem.h"
 
@@ -29,6 +30,7 @@ PG_FUNCTION_INFO_V1(mq_produce_text);
 PG_FUNCTION_INFO_V1(mq_produce_jsonb);
 PG_FUNCTION_INFO_V1(mq_produce_batch);
 PG_FUNCTION_INFO_V1(mq_produce_batch_text);
+PG_FUNCTION_INFO_V1(mq_produce_encoded);
 PG_FUNCTION_INFO_V1(mq_partition_for);
 
 typedef enum PayloadKind
@@ -269,6 +271,42 @@ Datum
 mq_produce_batch_text(PG_FUNCTION_ARGS)
 {
 	return produce_many(fcinfo, PAYLOAD_TEXT);
+}
+
+/* mq.produce_encoded(topic, partition, batch) */
+Datum
+mq_produce_encoded(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *topic = topic_arg(fcinfo);
+	int32		partition;
+	bytea	   *batch;
+	Datum		values[2];
+	bool		nulls[2] = {0};
+	int64		base,
+				last;
+
+	MqRequirePreload();
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("partition must not be null"),
+				 errdetail("A record batch is appended to the partition it was encoded for.")));
+	partition = partition_arg(fcinfo, 1);
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("batch must not be null")));
+	/* a copy: the base offset, and maybe the timestamp, are set in place */
+	batch = PG_GETARG_BYTEA_P_COPY(2);
+
+	MqProduceEncoded(topic, partition, batch, &base, &last);
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = Int64GetDatum(base);
+	values[1] = Int64GetDatum(last);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
 }
 
 Datum

@@ -13,9 +13,16 @@
 
 typedef void (*MqRecordSink) (void *arg, const MqDecodedRecord *rec);
 
+/* One stored batch, as stored; data is valid during the call only. */
+typedef void (*MqBatchSink) (void *arg, int64 base_offset, int64 last_offset,
+							 int32 record_count, const uint8_t *data,
+							 size_t len);
+
 extern int64 MqFetch(MqTopic *topic, int32 partition, int64 from,
 					 int32 max_records, int64 max_bytes,
 					 MqRecordSink sink, void *arg);
+extern int64 MqFetchBatches(MqTopic *topic, int32 partition, int64 from,
+							int64 max_bytes, MqBatchSink sink, void *arg);
 extern bool MqOffsetForTime(MqTopic *topic, int32 partition, int64 ts_ms,
 							int64 *offset);
 extern int64 MqLastStableOffset(MqTopic *topic, int32 partition);

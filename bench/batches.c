@@ -1,0 +1,266 @@
+/*
+ * bench/batches.c: the batch-level API measurements of scripts/bench.sh, a
+ * small libpq client (built by the bench script with gcc, with mqext's
+ * codec compiled in: src/codec/ is pure C and includes no PostgreSQL
+ * header).  One connection, one process; every timing includes the
+ * client's own work (encoding, decoding).
+ *
+ *   batches produce CONNINFO TOPIC RECORDS PER_BATCH PAYLOAD
+ *       RECORDS records of PAYLOAD bytes (null key, no headers, the wall
+ *       clock as timestamp) to partition 0 of TOPIC: each call encodes
+ *       one RecordBatch v2 of PER_BATCH records (MqBatchEncode, CRC-32C
+ *       included) and sends it as a binary parameter of
+ *           SELECT base_offset FROM mq.produce_encoded($1, 0, $2)
+ *       with PQexecParams, autocommit (one transaction per batch).
+ *   batches fetch CONNINFO TOPIC RECORDS
+ *       reads RECORDS records of partition 0 of TOPIC from offset 0 with
+ *           SELECT last_offset, batch FROM mq.fetch_batches($1, 0, $2, 1)
+ *       (one stored batch per call), binary results; checks each batch's
+ *       CRC and decodes every record (MqBatchDecodeHeader + the record
+ *       iterator), touching key and value, and goes on after last_offset.
+ *   batches select CONNINFO RECORDS CHUNK
+ *       the baseline through the same client: RECORDS rows of raw_copy,
+ *           SELECT id, payload FROM raw_copy WHERE id >= $1 AND id < $1 + CHUNK
+ *       binary results, touching every value.
+ *
+ * Prints KEY=VALUE lines on stdout (per_s: records or rows per second);
+ * any error ends it with status 1.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "record_batch.h"
+
+static void
+die(PGconn *c, const char *what)
+{
+	fprintf(stderr, "batches: %s: %s", what, c ? PQerrorMessage(c) : "\n");
+	exit(1);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+get_be64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *) p;
+	uint64_t	v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | u[i];
+	return v;
+}
+
+static PGresult *
+exec(PGconn *c, const char *sql, int n, const char *const *vals,
+	 const int *lens, const int *fmts, int result_format)
+{
+	PGresult   *r = PQexecParams(c, sql, n, NULL, vals, lens, fmts, result_format);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		die(c, sql);
+	return r;
+}
+
+static int
+produce(PGconn *c, const char *topic, long records, int per_batch, int payload)
+{
+	MqRecord   *recs = calloc(per_batch, sizeof(MqRecord));
+	uint8_t    *value = malloc(payload);
+	uint8_t    *buf = NULL;
+	size_t		cap = 0;
+	double		t0;
+	long		done = 0;
+
+	memset(value, 'x', payload);
+	t0 = now_s();
+	while (done < records)
+	{
+		int			n = records - done < per_batch ? (int) (records - done) : per_batch;
+		int64_t		ts = wall_ms();
+		MqBatchHeader hdr;
+		size_t		size;
+		const char *vals[2];
+		int			lens[2];
+		int			fmts[2] = {0, 1};
+		PGresult   *r;
+
+		for (int i = 0; i < n; i++)
+		{
+			recs[i].timestamp = ts;
+			recs[i].key = NULL;
+			recs[i].key_len = -1;
+			recs[i].value = value;
+			recs[i].value_len = payload;
+			recs[i].num_headers = 0;
+			recs[i].headers = NULL;
+		}
+		size = MqBatchEncodedSize(recs, n);
+		if (size > cap)
+		{
+			cap = size;
+			buf = realloc(buf, cap);
+		}
+		memset(&hdr, 0, sizeof(hdr));
+		hdr.partition_leader_epoch = -1;	/* as Kafka producers send it */
+		hdr.producer_id = -1;
+		hdr.producer_epoch = -1;
+		hdr.base_sequence = -1;
+		MqBatchEncode(&hdr, recs, n, buf);
+
+		vals[0] = topic;
+		lens[0] = 0;
+		vals[1] = (const char *) buf;
+		lens[1] = (int) size;
+		r = exec(c, "SELECT base_offset FROM mq.produce_encoded($1, 0, $2)",
+				 2, vals, lens, fmts, 0);
+		PQclear(r);
+		done += n;
+	}
+	printf("per_s=%.1f\n", records / (now_s() - t0));
+	return 0;
+}
+
+static int
+fetch(PGconn *c, const char *topic, long records)
+{
+	long		got = 0;
+	long		calls = 0;
+	uint64_t	touched = 0;
+	int64_t		from = 0;
+	double		t0 = now_s();
+
+	while (got < records)
+	{
+		char		off[32];
+		const char *vals[2];
+		PGresult   *r;
+		int			rows;
+
+		snprintf(off, sizeof(off), "%lld", (long long) from);
+		vals[0] = topic;
+		vals[1] = off;
+		r = exec(c, "SELECT last_offset, batch FROM mq.fetch_batches($1, 0, $2, 1)",
+				 2, vals, NULL, NULL, 1);
+		rows = PQntuples(r);
+		if (rows == 0)
+		{
+			fprintf(stderr, "batches: no batch at offset %lld\n", (long long) from);
+			exit(1);
+		}
+		calls++;
+		for (int i = 0; i < rows; i++)
+		{
+			const uint8_t *b = (const uint8_t *) PQgetvalue(r, i, 1);
+			size_t		len = PQgetlength(r, i, 1);
+			MqBatchHeader hdr;
+			MqRecordIter it;
+			MqDecodedRecord rec;
+			MqCodecStatus st;
+			bool		done;
+
+			st = MqBatchDecodeHeader(b, len, true, &hdr);
+			if (st != MQ_CODEC_OK)
+			{
+				fprintf(stderr, "batches: %s\n", MqCodecStatusMessage(st));
+				exit(1);
+			}
+			MqRecordIterInit(&it, b, len, &hdr);
+			while ((st = MqRecordIterNext(&it, &rec, &done)) == MQ_CODEC_OK && !done)
+			{
+				if (rec.offset < from)
+					continue;	/* the batch began before what we asked for */
+				touched += (rec.value_len > 0 ? rec.value[0] : 0) + (rec.key_len > 0 ? rec.key[0] : 0);
+				got++;
+			}
+			if (st != MQ_CODEC_OK)
+			{
+				fprintf(stderr, "batches: %s\n", MqCodecStatusMessage(st));
+				exit(1);
+			}
+			from = (int64_t) get_be64(PQgetvalue(r, i, 0)) + 1;
+		}
+		PQclear(r);
+	}
+	printf("per_s=%.1f\ncalls=%ld\nrecords=%ld\ntouched=%llu\n",
+		   got / (now_s() - t0), calls, got, (unsigned long long) touched);
+	return 0;
+}
+
+static int
+select_rows(PGconn *c, long records, int chunk)
+{
+	long		got = 0;
+	uint64_t	touched = 0;
+	double		t0 = now_s();
+	char		sql[128];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT id, payload FROM raw_copy WHERE id >= $1 AND id < $1 + %d", chunk);
+	for (long from = 0; from < records; from += chunk)
+	{
+		char		off[32];
+		const char *vals[1];
+		PGresult   *r;
+
+		snprintf(off, sizeof(off), "%ld", from);
+		vals[0] = off;
+		r = exec(c, sql, 1, vals, NULL, NULL, 1);
+		for (int i = 0; i < PQntuples(r); i++)
+		{
+			const char *v = PQgetvalue(r, i, 1);
+
+			touched += (PQgetlength(r, i, 1) > 0 ? (unsigned char) v[0] : 0) +
+				(uint64_t) get_be64(PQgetvalue(r, i, 0));
+			got++;
+		}
+		PQclear(r);
+	}
+	printf("per_s=%.1f\nrecords=%ld\ntouched=%llu\n",
+		   got / (now_s() - t0), got, (unsigned long long) touched);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	PGconn	   *c;
+
+	if (argc < 3)
+	{
+		fprintf(stderr, "usage: batches produce|fetch|select CONNINFO ARGS...\n");
+		return 2;
+	}
+	c = PQconnectdb(argv[2]);
+	if (PQstatus(c) != CONNECTION_OK)
+		die(c, "connect");
+	if (strcmp(argv[1], "produce") == 0 && argc == 7)
+		return produce(c, argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (strcmp(argv[1], "fetch") == 0 && argc == 5)
+		return fetch(c, argv[3], atol(argv[4]));
+	if (strcmp(argv[1], "select") == 0 && argc == 5)
+		return select_rows(c, atol(argv[3]), atoi(argv[4]));
+	fprintf(stderr, "batches: bad arguments\n");
+	return 2;
+}
