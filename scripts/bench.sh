@@ -80,13 +80,9 @@ build_install
 TMP=$(pg_tmpdir bench)
 DATA="$TMP/data"
 PORT=$(free_port)
-GROUPS_PID=
-OPS_PID=
-BATCHES_PID=
+CLIENT_PID=
 cleanup() {
-    if [ -n "$BATCHES_PID" ]; then kill "$BATCHES_PID" 2>/dev/null || true; fi
-    if [ -n "$GROUPS_PID" ]; then kill "$GROUPS_PID" 2>/dev/null || true; fi
-    if [ -n "$OPS_PID" ]; then kill "$OPS_PID" 2>/dev/null || true; fi
+    if [ -n "$CLIENT_PID" ]; then kill "$CLIENT_PID" 2>/dev/null || true; fi
     stop_cluster "$DATA"
     if [ -z "${MQ_KEEP_TMP:-}" ]; then rm -rf "$TMP"; fi
 }
@@ -162,18 +158,23 @@ chmod 644 "$TMP/rows.tsv"
 gcc -O2 -Wall -o "$TMP/batches" "$REPO/bench/batches.c" "$REPO"/src/codec/{record_batch,crc32c,varint}.c \
     -I"$REPO/src/codec" -I"$("$PGBIN/pg_config" --includedir)" -lpq
 CONNINFO="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
-batches() {     # batches LOG ARGS...: run the client, print its per_s
-    local log=$1 rc=0; shift
-    "$TMP/batches" "$@" >"$log" 2>"$log.err" &
-    BATCHES_PID=$!
-    wait "$BATCHES_PID" || rc=$?
-    BATCHES_PID=
+# client PROGRAM LOG ARGS...: run one of the bench clients (bench/*.c) in
+# the background and wait for it, so that the EXIT trap can stop it by its
+# pid; its KEY=VALUE lines are left in LOG
+client() {
+    local prog=$1 log=$2 rc=0; shift 2
+    "$TMP/$prog" "$@" >"$log" 2>"$log.err" &
+    CLIENT_PID=$!
+    wait "$CLIENT_PID" || rc=$?
+    CLIENT_PID=
     if [ "$rc" -ne 0 ]; then
-        echo "bench: batches $1 failed:" >&2
+        echo "bench: $prog $1 failed:" >&2
         cat "$log.err" >&2
         return 1
     fi
-    awk -F= '$1 == "per_s" { print $2 }' "$log"
+}
+batches() {     # batches LOG ARGS...: run bench/batches.c, print its per_s
+    client batches "$@" && awk -F= '$1 == "per_s" { print $2 }' "$1"
 }
 
 echo "== mqext benchmark: best of $ROUNDS rounds, $SECS s per timed pgbench run, cluster on 127.0.0.1:$PORT ==" >&2
@@ -267,18 +268,10 @@ CONNINFO="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 LAT_N=${MQ_BENCH_LATENCY_N:-1000}
 GROUP_BATCH=500
 declare -A G
-groups() {      # groups LOG ARGS...: run the client, keep its KEY=VALUE lines in G
-    local log=$1 rc=0 k v; shift
-    "$TMP/groups" "$@" >"$log" 2>"$log.err" &
-    GROUPS_PID=$!
-    wait "$GROUPS_PID" || rc=$?
-    GROUPS_PID=
-    if [ "$rc" -ne 0 ]; then
-        echo "bench: groups $1 failed:" >&2
-        cat "$log.err" >&2
-        return 1
-    fi
-    while IFS='=' read -r k v; do G[$k]=$v; done <"$log"
+groups() {      # groups LOG ARGS...: run bench/groups.c, keep its KEY=VALUE lines in G
+    local k v
+    client groups "$@" || return 1
+    while IFS='=' read -r k v; do G[$k]=$v; done <"$1"
 }
 
 psql_ -d "$DB" -v rows="$ROWS" -f "$TMP/groups_setup.sql" >/dev/null
@@ -318,17 +311,9 @@ SOAK_SECS=${MQ_BENCH_SOAK_SECONDS:-60}
 RET_SECS=${MQ_BENCH_RETENTION_SECONDS:-30}
 RET_WARMUP=4
 declare -A O
-ops() {     # ops LOG PREFIX ARGS...: run the client, keep its KEY=VALUE lines in O as PREFIXKEY
-    local log=$1 prefix=$2 rc=0 k v; shift 2
-    "$TMP/ops" "$@" >"$log" 2>"$log.err" &
-    OPS_PID=$!
-    wait "$OPS_PID" || rc=$?
-    OPS_PID=
-    if [ "$rc" -ne 0 ]; then
-        echo "bench: ops $1 failed:" >&2
-        cat "$log.err" >&2
-        return 1
-    fi
+ops() {     # ops LOG PREFIX ARGS...: run bench/ops.c, keep its KEY=VALUE lines in O as PREFIXKEY
+    local log=$1 prefix=$2 k v; shift 2
+    client ops "$log" "$@" || return 1
     while IFS='=' read -r k v; do O[$prefix$k]=$v; done <"$log"
 }
 
