@@ -2616,11 +2616,15 @@ COMMENT ON FUNCTION mq.delete_records(text, integer, bigint) IS 'move a partitio
 CREATE VIEW mq.segments AS
     SELECT t.name AS topic, s.segment_id AS segment,
            format('mq_data.%I', 'seg_' || s.segment_id)::regclass AS relation,
-           s.created_at,
+           s.created_at, r.first_ts, r.last_ts,
            pg_catalog.pg_total_relation_size(format('mq_data.%I', 'seg_' || s.segment_id)::regclass) AS size_bytes,
            s.segment_id = (SELECT max(s2.segment_id) FROM mq.segment s2 WHERE s2.topic_id = s.topic_id) AS active
-      FROM mq.segment s JOIN mq.topic t ON t.topic_id = s.topic_id;
-COMMENT ON VIEW mq.segments IS 'segments of every topic: relation, creation time, size, whether active';
+      FROM mq.segment s JOIN mq.topic t ON t.topic_id = s.topic_id
+      -- the time range of its records (run-time pruning reads only this segment)
+      CROSS JOIN LATERAL (SELECT pg_catalog.min(l.base_ts) AS first_ts, pg_catalog.max(l.max_ts) AS last_ts
+                            FROM mq_data.log l
+                           WHERE l.topic_id = s.topic_id AND l.segment_id = s.segment_id) r;
+COMMENT ON VIEW mq.segments IS 'segments of every topic: relation, creation time, time range of its records, size, whether active';
 
 -------------------------------------------------------------------------------
 -- Statistics (kept in shared memory, never written on the hot path; they

@@ -25,7 +25,9 @@ COMMIT;
 SELECT partition, oldest_open_transaction_age IS NULL AS none_open
   FROM mq.partitions WHERE topic = 'obs' ORDER BY partition;
 
-SELECT segment > 0 AS has_id, relation::text LIKE 'mq_data.seg_%' AS relation, size_bytes > 0 AS sized, active
+SELECT segment > 0 AS has_id, relation::text LIKE 'mq_data.seg_%' AS relation, size_bytes > 0 AS sized, active,
+       first_ts = (SELECT min(f.ts) FROM generate_series(0, 1) p, mq.fetch('obs', p, 0) f) AS first_ts,
+       last_ts = (SELECT max(f.ts) FROM generate_series(0, 1) p, mq.fetch('obs', p, 0) f) AS last_ts
   FROM mq.segments WHERE topic = 'obs';
 
 SELECT mq.drop_topic('obs');
