@@ -208,6 +208,9 @@ SELECT mq.node_create_all('/deep/two/eph', ephemeral => true);
 SELECT * FROM pg_temp.node('/deep/two');
 SELECT * FROM pg_temp.node('/deep/two/eph');
 SELECT mq.node_create_all('/single');
+SELECT mq.node_create_all('/json/doc', '{"a": [1, 2]}'::jsonb);
+SELECT convert_from(data, 'UTF8')::jsonb AS data FROM mq.node_get('/json/doc');
+SELECT mq.node_delete('/json', recursive => true);
 SELECT pg_temp.err($q$SELECT mq.node_create_all('/deep/er/still')$q$);
 SELECT pg_temp.err($q$SELECT mq.node_create_all('/deep/er/eph/below/x')$q$);
 -- the failed node_create_all left no parents behind

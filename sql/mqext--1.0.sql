@@ -1926,6 +1926,14 @@ CREATE FUNCTION mq.node_create_all(path text, data text, ephemeral boolean DEFAU
     RETURN mq.node_create_all(path, convert_to(data, 'UTF8'), ephemeral, sequential, ttl, lease);
 COMMENT ON FUNCTION mq.node_create_all(text, text, boolean, boolean, interval, bigint) IS 'node_create_all with text data (stored as UTF-8)';
 
+CREATE FUNCTION mq.node_create_all(path text, data jsonb, ephemeral boolean DEFAULT false,
+                                   sequential boolean DEFAULT false, ttl interval DEFAULT NULL,
+                                   lease bigint DEFAULT NULL) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN mq.node_create_all(path, convert_to(data::text, 'UTF8'), ephemeral, sequential, ttl, lease);
+COMMENT ON FUNCTION mq.node_create_all(text, jsonb, boolean, boolean, interval, bigint) IS 'node_create_all with JSON data';
+
 CREATE FUNCTION mq._node_get(p text) RETURNS SETOF mq.node
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
