@@ -2335,7 +2335,9 @@ DECLARE
     mine text := mq._queue_mine(path, 'lock-', lease);
 BEGIN
     IF mine IS NULL THEN
-        RAISE EXCEPTION 'this session does not hold or wait for the lock "%"', path USING ERRCODE = 'MQ028';
+        RAISE EXCEPTION '% does not hold or wait for the lock "%"',
+                        CASE WHEN lease IS NULL THEN 'this session' ELSE format('lease %s', lease) END, path
+            USING ERRCODE = 'MQ028';
     END IF;
     DELETE FROM mq.node n WHERE n.path = mine;
 END
