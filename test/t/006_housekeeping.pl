@@ -22,7 +22,9 @@
 #   4b. A drop never queues readers behind it: while it waits for a slow
 #      reader of the segment, other readers of that segment read on; it
 #      drops the segment once the slow reader is gone, and gives up after
-#      a second if it is not.
+#      a second if it is not.  An append in flight that commits into the
+#      segment meanwhile (a roll does not wait for it) makes the drop leave
+#      the segment: nothing is lost.
 #   5. Each switch off stops its job, on starts it again; a longer interval
 #      set by a reload is obeyed, and a reload back wakes the worker.
 #
@@ -471,6 +473,24 @@ my $SEGMENT_MS = 500;
 	is($d->wait, 't', 'once the slow reader committed, the segment is dropped');
 	is($node->safe_psql('postgres', "$read; SELECT mq.earliest_offset('$tp', 0)"), "new\n1",
 		'its record is gone and the log start moved past it');
+	# an append that began before a roll commits into the old segment while
+	# a drop waits for it (a roll does not wait for appends in flight): the
+	# drop, decided on what it saw before, finds the segment changed under
+	# its lock and leaves it
+	$node->safe_psql('postgres', qq{
+		SELECT mq.produce('$tp', 'before'::text);});
+	$slow->query_safe(qq{BEGIN; SELECT mq.produce('$tp', 'late'::text);});
+	$node->safe_psql('postgres', qq{
+		SELECT mq._create_segment(topic_id) FROM mq.topic WHERE name = '$tp';});
+	my $old = qq{SELECT max(s.segment_id) - 1 FROM mq.segment s JOIN mq.topic t USING (topic_id) WHERE t.name = '$tp'};
+	my $seen = $node->safe_psql('postgres', qq{
+		SELECT count(*) FROM mq_data.log l WHERE l.segment_id = ($old)});
+	is($seen, '2', 'the old segment holds two committed batches (new, before)');
+	$d->send(qq{SELECT mq._drop_segment(t.topic_id, ($old), $seen) FROM mq.topic t WHERE t.name = '$tp'});
+	ok($mon->wait_asleep($d), 'the drop waits for the append in flight');
+	$slow->query_safe('COMMIT');
+	is($d->wait, 'f', 'it committed into the old segment: the drop leaves the segment');
+	is($node->safe_psql('postgres', $read), 'new,before,late', 'nothing is lost');
 	$_->quit foreach ($mon, $slow, $d, $r);
 }
 
