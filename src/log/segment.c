@@ -26,6 +26,7 @@
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "mqext.h"
 
@@ -128,11 +129,13 @@ MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode, MqSegment
 void
 MqSegmentLockPolitely(Oid relid, LOCKMODE mode, int timeout_ms)
 {
-	for (int waited = 0;; waited += 10)
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
 	{
 		if (ConditionalLockRelationOid(relid, mode))
 			return;
-		if (waited >= timeout_ms)
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), timeout_ms))
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("could not lock segment relation %u within %d ms", relid, timeout_ms),
