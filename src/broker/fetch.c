@@ -106,10 +106,10 @@ MqFetchBatches(MqTopic *topic, int32 partition, int64 from, int64 max_bytes,
 	MqLogReaderBegin(&r, topic, partition, from);
 	while (MqLogReaderNext(&r, &b))
 	{
-		MqLogReaderLoad(&r, &b);
-		bytes += b.len;
+		bytes += b.size;
 		if (nbatches > 0 && bytes > max_bytes)
 			break;
+		MqLogReaderLoad(&r, &b);
 		sink(arg, b.base_offset, b.last_offset, b.hdr.records_count,
 			 b.data, b.len);
 		nbatches++;

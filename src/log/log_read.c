@@ -28,6 +28,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/heapam.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
@@ -212,6 +213,8 @@ MqLogReaderNext(MqLogReader *r, MqLogBatch *out)
 
 		out->last_offset = DatumGetInt64(slot_getattr(r->slot, Anum_mq_log_last_offset, &isnull));
 		out->max_ts = DatumGetTimestampTz(slot_getattr(r->slot, Anum_mq_log_max_ts, &isnull));
+		/* from the TOAST pointer: no need to fetch the bytes to know this */
+		out->size = toast_raw_datum_size(slot_getattr(r->slot, Anum_mq_log_batch, &isnull)) - VARHDRSZ;
 		out->data = NULL;
 		out->len = 0;
 		return true;

@@ -39,7 +39,8 @@ typedef struct MqLogBatch
 	int64		base_offset;
 	int64		last_offset;
 	TimestampTz max_ts;
-	const uint8_t *data;
+	size_t		size;			/* length of its bytes, known before loading */
+	const uint8_t *data;		/* set by MqLogReaderLoad */
 	size_t		len;
 	MqBatchHeader hdr;
 } MqLogBatch;
