@@ -329,9 +329,13 @@ printf '  soak: %s sessions killed, %s nodes created, %s deletions notified (%s 
 # 500 ms), and the same producer on a topic of default config (nothing
 # rolled or dropped) as the control.  The server log
 # gets %n (Unix time) prefixes meanwhile, so that the worker's LOG lines can
-# be set against the producer's slow calls.
+# be set against the producer's slow calls, and every lock wait of 1 ms or
+# more is logged (log_lock_waits, deadlock_timeout 1ms): the producer's
+# are counted, the direct measure of whether retention blocks it.
 sql "ALTER SYSTEM SET mqext.housekeeping_interval = '500ms'" >/dev/null
-sql "ALTER SYSTEM SET log_line_prefix = '%n [%p] '" >/dev/null
+sql "ALTER SYSTEM SET log_line_prefix = '%n [%p] %a '" >/dev/null
+sql "ALTER SYSTEM SET log_lock_waits = on" >/dev/null
+sql "ALTER SYSTEM SET deadlock_timeout = '1ms'" >/dev/null
 sql "SELECT pg_reload_conf()" >/dev/null
 sql "SELECT mq.create_topic('ret_control', 1)" >/dev/null
 settle
@@ -341,7 +345,17 @@ settle
 ops "$TMP/ret.log" ret_ produce "$CONNINFO" ret "$RET_SECS" "$RET_WARMUP" "$TMP/slow_ret"
 sql "ALTER SYSTEM RESET mqext.housekeeping_interval" >/dev/null
 sql "ALTER SYSTEM RESET log_line_prefix" >/dev/null
+sql "ALTER SYSTEM RESET log_lock_waits" >/dev/null
+sql "ALTER SYSTEM RESET deadlock_timeout" >/dev/null
 sql "SELECT pg_reload_conf()" >/dev/null
+# lock_waits START END: the producer's lock waits of 1 ms or more logged
+# between START and END
+lock_waits() {
+    awk -v s0="$1" -v s1="$2" '$1 ~ /^[0-9]+\.[0-9]+$/ && $1 >= s0 && $1 <= s1 && $3 == "mqbench_produce" &&
+        /still waiting for/ { n++ } END { print n + 0 }' "$DATA/server.log"
+}
+RET_LOCK_WAITS=$(lock_waits "${O[ret_start]}" "${O[ret_end]}")
+CTL_LOCK_WAITS=$(lock_waits "${O[control_start]}" "${O[control_end]}")
 # the worker's steps on a topic, "UNIXTIME roll|drop|rolldrop SEGMENTS_DROPPED",
 # from its LOG lines in the server log: a roll, drops, or both in one step
 # (one transaction; its lines come within milliseconds, a step is 500 ms
@@ -528,6 +542,7 @@ cat <<EOF
 | control, no roll or retention ($(fmt "${O[control_n]}") calls): p50 / p99 / p99.9 / max; max / median | ${O[control_p50_ms]} / ${O[control_p99_ms]} / ${O[control_p999_ms]} / ${O[control_max_ms]} ms; ${O[control_ratio]}× | — |
 | calls over 10× the median, with retention: at a roll / at a drop (step without a roll) / at neither (the slowest of each) | ${RET_AT_ROLL} / ${RET_AT_DROP} / ${RET_NEITHER} (${RET_MAX_ROLL} / ${RET_MAX_DROP} / ${RET_MAX_NEITHER} ms) | — |
 | calls over 10× the median, control | ${O[control_slow]} | — |
+| the producer's lock waits of 1 ms or more (log_lock_waits), with retention / control | ${RET_LOCK_WAITS} / ${CTL_LOCK_WAITS} | — |
 EOF
 echo
 if [ "$missed" -gt 0 ]; then
