@@ -953,10 +953,14 @@ BEGIN
      WHERE a.group_id = p_group
        AND NOT EXISTS (SELECT 1 FROM unnest(p_tid, p_part, p_owner) x(t, p, o)
                         WHERE x.t = a.topic_id AND x.p = a.partition AND mids[x.o] = a.member_id);
+    -- (NOT EXISTS, not just ON CONFLICT: a conflicting row that a member's
+    -- open transaction updated would make the insertion wait for it)
     INSERT INTO mq.group_assignment (group_id, member_id, topic_id, partition, generation)
     SELECT p_group, mids[x.o], x.t, x.p, gen
       FROM unnest(p_tid, p_part, p_owner) x(t, p, o)
      WHERE x.o > 0
+       AND NOT EXISTS (SELECT 1 FROM mq.group_assignment a
+                        WHERE a.group_id = p_group AND a.topic_id = x.t AND a.partition = x.p)
     ON CONFLICT (group_id, topic_id, partition) DO NOTHING;
 
     PERFORM mq._note_key_change(p_group);
@@ -971,7 +975,7 @@ $$;
  * session.timeout.ms or max.poll.interval.ms.
  */
 CREATE FUNCTION mq._member_expired(m mq.group_member) RETURNS boolean
-    LANGUAGE sql STABLE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp
     RETURN m.last_poll < clock_timestamp() - make_interval(secs =>
                CASE WHEN m.session_bound THEN (m.config->>'max.poll.interval.ms')::numeric
@@ -988,17 +992,18 @@ CREATE FUNCTION mq._sweep(p_group text) RETURNS boolean
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    stale boolean;
+    expired boolean;
+    resized boolean;
+    removed integer;
 BEGIN
-    SELECT EXISTS (
-               SELECT 1 FROM mq.group_member m
-                WHERE m.group_id = p_group AND mq._member_expired(m))
-        OR (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
+    SELECT EXISTS (SELECT 1 FROM mq.group_member m
+                    WHERE m.group_id = p_group AND mq._member_expired(m)),
+           (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
            <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
                 WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
                                   WHERE m.group_id = p_group))
-      INTO stale;
-    IF NOT stale THEN
+      INTO expired, resized;
+    IF NOT expired AND NOT resized THEN
         RETURN false;
     END IF;
     -- opportunistic: if another transaction is changing the group, it
@@ -1008,7 +1013,16 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    DELETE FROM mq.group_member m WHERE m.group_id = p_group AND mq._member_expired(m);
+    -- a row locked by its member's open transaction (one that polled) is a
+    -- member alive: never wait for it
+    DELETE FROM mq.group_member m
+     WHERE m.ctid = ANY (ARRAY(SELECT x.ctid FROM mq.group_member x
+                                WHERE x.group_id = p_group AND mq._member_expired(x)
+                                  FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    IF removed = 0 AND NOT resized THEN
+        RETURN false;
+    END IF;
     PERFORM mq._rebalance(p_group);
     RETURN true;
 END
@@ -2403,7 +2417,9 @@ COMMENT ON FUNCTION mq.barrier(text, integer, integer, bigint) IS 'arrive at the
  * The caller decided from the nbatches batches it saw.  Appends that began
  * before the segment's roll may still commit into it while we wait for the
  * lock (a roll does not wait for them); if any did, the decision is no
- * longer sound and the segment waits for the next run.
+ * longer sound and the segment waits for the next run.  (The recount needs
+ * a fresh snapshot: the worker runs in READ COMMITTED whatever the
+ * database's default.)
  */
 CREATE FUNCTION mq._drop_segment(p_topic_id integer, p_segment bigint, nbatches bigint) RETURNS boolean
     LANGUAGE plpgsql
@@ -2416,10 +2432,17 @@ DECLARE
     n bigint;
 BEGIN
     BEGIN
+        -- the topic's log first (DROP TABLE of a partition locks its
+        -- parent), then the segment: the order in which a query on
+        -- mq_data.log takes them, and neither request queues anyone
+        PERFORM mq._lock_segment(format('mq_data.%I', 'topic_' || p_topic_id)::regclass, 1000);
         PERFORM mq._lock_segment(rel::regclass, 1000);
+        -- a bound on anything else this step could wait for (a row of
+        -- mq.partition held by an open delete_records)
+        PERFORM set_config('lock_timeout', '1000', true);
         EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
         IF n <> nbatches THEN
-            RETURN false;
+            RAISE EXCEPTION USING ERRCODE = 'lock_not_available';   -- undo, release: next run
         END IF;
         EXECUTE format('UPDATE mq.partition p SET log_start_offset = greatest(p.log_start_offset, x.last + 1)
                           FROM (SELECT l.partition, max(l.last_offset) AS last FROM %s l GROUP BY l.partition) x
@@ -2427,7 +2450,9 @@ BEGIN
         bytes := pg_total_relation_size(rel::regclass);
         DELETE FROM mq.segment s WHERE s.segment_id = p_segment;
         EXECUTE format('DROP TABLE %s', rel);
-    EXCEPTION WHEN lock_not_available THEN
+        PERFORM set_config('lock_timeout', '0', true);
+    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+        PERFORM set_config('lock_timeout', '0', true);
         RETURN false;
     END;
     SELECT t.name INTO topic FROM mq.topic t WHERE t.topic_id = p_topic_id;
@@ -2443,8 +2468,8 @@ $$;
  * Rolling: the active segment is replaced when it passed segment.ms or
  * segment.bytes and holds anything (an idle topic's empty segment just
  * restarts its clock).  A run that rolls does nothing else, so that its
- * transaction, whose lock on the old segment makes producers wait, ends at
- * once; compaction and retention come at the next run.
+ * transaction ends at once and producers see the new segment; compaction
+ * and retention come at the next run.
  *
  * Retention drops the oldest inactive segments, in order, while any of:
  * its newest record is older than retention.ms; some partition of the
@@ -2533,7 +2558,7 @@ CREATE FUNCTION mq._lock_segment(rel regclass, timeout_ms integer) RETURNS void
     LANGUAGE c STRICT VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_lock_segment';
-COMMENT ON FUNCTION mq._lock_segment(regclass, integer) IS 'internal: ACCESS EXCLUSIVE lock on a segment, retried without queueing for up to timeout_ms (55P03 then)';
+COMMENT ON FUNCTION mq._lock_segment(regclass, integer) IS 'internal: ACCESS EXCLUSIVE lock on a relation of mq_data (a segment or a topic''s log), retried without queueing for up to timeout_ms (55P03 then)';
 
 CREATE FUNCTION mq._compact_topic(topic text, ncleanable integer, horizon_ms bigint,
                                   min_dirty_ratio double precision) RETURNS bigint

@@ -287,6 +287,14 @@ SELECT "offset", convert_from(value, 'UTF8') FROM mq.poll('ret.g.latest', 10, 0,
 -- none: an error (the committed offset, 6, is below the log start too)
 SELECT pg_temp.err($$SELECT mq.poll('ret.g.none', 10, 0, 'c2')$$);
 
+-- no producing in the transaction that rolled the topic's segment: the
+-- other producers cannot see the new segment yet
+BEGIN;
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'ret.grp';
+SELECT pg_temp.err($$SELECT mq.produce('ret.grp', 'in the roll')$$);
+ROLLBACK;
+SELECT "offset" FROM mq.produce('ret.grp', 'after the roll rolled back');
+
 SELECT mq.unsubscribe(g, 'c2') FROM unnest(ARRAY['ret.g.earliest', 'ret.g.latest', 'ret.g.none']) g;
 SELECT mq.delete_group(g) FROM unnest(ARRAY['ret.g.earliest', 'ret.g.latest', 'ret.g.none']) g;
 SELECT mq.drop_topic(t) FROM unnest(ARRAY['ret.size', 'ret.time', 'ret.del', 'ret.grp']) t;

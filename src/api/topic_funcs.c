@@ -13,6 +13,8 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "catalog/namespace.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "log/recovery.h"
@@ -24,6 +26,7 @@
 #include "catalog/metadata_cache.h"
 #include "shmem/partition_state.h"
 #include "shmem/shmem.h"
+#include "mqext.h"
 
 PG_FUNCTION_INFO_V1(mq_invalidate_cache);
 PG_FUNCTION_INFO_V1(mq_forget_topic);
@@ -48,7 +51,13 @@ mq_compact_topic(PG_FUNCTION_ARGS)
 Datum
 mq_lock_segment(PG_FUNCTION_ARGS)
 {
-	MqSegmentLockPolitely(PG_GETARG_OID(0), AccessExclusiveLock, PG_GETARG_INT32(1));
+	Oid			relid = PG_GETARG_OID(0);
+
+	if (get_rel_namespace(relid) != get_namespace_oid(MQ_DATA_SCHEMA, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("relation %u is not a relation of schema %s", relid, MQ_DATA_SCHEMA)));
+	MqSegmentLockPolitely(relid, AccessExclusiveLock, PG_GETARG_INT32(1));
 	PG_RETURN_VOID();
 }
 

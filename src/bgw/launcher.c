@@ -512,6 +512,14 @@ mq_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("mqext worker");
 
+	/*
+	 * Housekeeping decides on what it reads and then re-reads under locks
+	 * (a drop recounts its segment), which needs a fresh snapshot per
+	 * statement whatever the database's default isolation level.
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
+
 	SpinLockAcquire(&LauncherState->mutex);
 	if (LauncherState->nworkers < MQ_LAUNCHER_MAX_DBS)
 	{

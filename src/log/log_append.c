@@ -56,6 +56,20 @@ MqAppenderBegin(MqAppender *app, const char *topic_name)
 		/* keep the lock: a segment is only ever dropped by retention */
 		MqSegmentClose(&app->seg);
 	}
+	/*
+	 * A segment this very transaction rolled to is invisible to every other
+	 * producer of the topic; its offsets, reserved ahead of theirs in the
+	 * old segment, would break the order between the two, and if it rolled
+	 * back the slot would point at a segment that never existed.  (A
+	 * topic's first segment is fine: nobody else can see the topic yet.)
+	 */
+	if (app->seg.heap->rd_createSubid != InvalidSubTransactionId &&
+		app->topic->nsegments > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot produce to topic \"%s\" in the transaction that rolled its segment",
+						app->topic->name),
+				 errhint("Commit the roll first.")));
 	app->seg.index_info = BuildIndexInfo(app->seg.index);
 	app->cid = GetCurrentCommandId(true);
 	return app->topic;

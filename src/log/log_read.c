@@ -36,6 +36,7 @@
 #include "access/xact.h"
 #include "fmgr.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
@@ -110,6 +111,15 @@ start_scan(MqLogReader *r)
 	index_rescan(r->scan, keys, 2, NULL, 0);
 }
 
+/*
+ * Done with the current segment.  When it held nothing for us (all of it
+ * lies below `from`, as most segments do for a consumer at the head of the
+ * log), let go of its lock at once rather than at the end of the
+ * transaction: a long poll would otherwise keep every old segment locked,
+ * and housekeeping, which never queues behind readers, could not get at
+ * them.  Nothing read from it is in use, and what could still be appended
+ * there lies above the LSO we stop at.
+ */
 static void
 end_scan(MqLogReader *r)
 {
@@ -121,8 +131,17 @@ end_scan(MqLogReader *r)
 	}
 	if (r->open)
 	{
+		Oid			heap = RelationGetRelid(r->segrel.heap);
+		Oid			index = RelationGetRelid(r->segrel.index);
+
 		MqSegmentClose(&r->segrel);
+		if (!r->used)
+		{
+			UnlockRelationOid(index, AccessShareLock);
+			UnlockRelationOid(heap, AccessShareLock);
+		}
 		r->open = false;
+		r->used = false;
 	}
 }
 
@@ -211,6 +230,7 @@ MqLogReaderNext(MqLogReader *r, MqLogBatch *out)
 				return false;
 		}
 
+		r->used = true;
 		out->last_offset = DatumGetInt64(slot_getattr(r->slot, Anum_mq_log_last_offset, &isnull));
 		out->max_ts = DatumGetTimestampTz(slot_getattr(r->slot, Anum_mq_log_max_ts, &isnull));
 		/* from the TOAST pointer: no need to fetch the bytes to know this */

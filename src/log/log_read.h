@@ -26,6 +26,7 @@ typedef struct MqLogReader
 	Snapshot	snapshot;
 	int			seg;			/* current segment, or -1 before the first */
 	bool		open;
+	bool		used;			/* a batch of the current segment was handed out */
 	bool		done;
 	MqSegmentRel segrel;
 	IndexScanDesc scan;

@@ -25,6 +25,7 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "utils/inval.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -46,15 +47,21 @@ open_index(MqSegmentRel *out, LOCKMODE mode)
 	out->index_info = NULL;
 }
 
+static Oid
+relid_by_name(int64 segment_id)
+{
+	char		relname[NAMEDATALEN];
+
+	snprintf(relname, sizeof(relname), "seg_" INT64_FORMAT, segment_id);
+	return get_relname_relid(relname, get_namespace_oid(MQ_DATA_SCHEMA, false));
+}
+
 /* The relation mq_data.seg_<id> by name, locked; NULL if there is none. */
 static Relation
 open_by_name(int64 segment_id, LOCKMODE mode)
 {
-	char		relname[NAMEDATALEN];
-	Oid			relid;
+	Oid			relid = relid_by_name(segment_id);
 
-	snprintf(relname, sizeof(relname), "seg_" INT64_FORMAT, segment_id);
-	relid = get_relname_relid(relname, get_namespace_oid(MQ_DATA_SCHEMA, false));
 	return OidIsValid(relid) ? try_relation_open(relid, mode) : NULL;
 }
 
@@ -103,9 +110,20 @@ MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out,
 void
 MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode, MqSegmentRel *out)
 {
-	InvalidateCatalogSnapshot();
 	out->segment_id = segment_id;
-	out->heap = open_by_name(segment_id, mode);
+	for (;;)
+	{
+		/* see the segment's creation (and any compaction swap since) */
+		AcceptInvalidationMessages();
+		InvalidateCatalogSnapshot();
+		out->heap = open_by_name(segment_id, mode);
+		if (out->heap == NULL)
+			break;
+		/* the name still leads here now that we hold the lock: done */
+		if (RelationGetRelid(out->heap) == relid_by_name(segment_id))
+			break;
+		relation_close(out->heap, mode);
+	}
 	if (out->heap == NULL)
 	{
 		MqMetadataCacheInvalidate();
@@ -130,21 +148,32 @@ void
 MqSegmentLockPolitely(Oid relid, LOCKMODE mode, int timeout_ms)
 {
 	TimestampTz start = GetCurrentTimestamp();
+	bool		woken = false;
 
 	for (;;)
 	{
 		if (ConditionalLockRelationOid(relid, mode))
-			return;
+			break;
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), timeout_ms))
+		{
+			if (woken)
+				SetLatch(MyLatch);
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("could not lock segment relation %u within %d ms", relid, timeout_ms),
 					 errdetail("Its readers or writers kept it busy; housekeeping retries at its next run.")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		}
+		if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					  10, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+		{
+			woken = true;
+			ResetLatch(MyLatch);
+		}
 		CHECK_FOR_INTERRUPTS();
 	}
+	/* a wakeup meant for the caller's own loop (a reload, the launcher) */
+	if (woken)
+		SetLatch(MyLatch);
 }
 
 void
