@@ -28,10 +28,11 @@
  *
  * A roll does not wait for the appends in flight in the old active
  * segment, so an inactive segment may still receive the batches of
- * transactions that began before the roll.  The cleanable segments are
- * therefore SHARE-locked before the snapshot is taken: that waits for such
- * appends (and keeps any late one out) but not for readers.  Locks are
- * taken without queueing (MqSegmentLockPolitely), at most a second each.
+ * transactions that began before the roll.  Rather than lock producers
+ * out, the swap counts the old segment's batches again under its
+ * exclusive lock and gives the round up if one arrived since the snapshot.
+ * Locks are taken without queueing (MqSegmentLockPolitely), at most a
+ * second each.
  *
  *-------------------------------------------------------------------------
  */
@@ -259,6 +260,7 @@ typedef struct Rewriter
 	Relation	index;
 	IndexInfo  *index_info;
 	CommandId	cid;
+	int64		batches;		/* batches of the old segment read */
 	int64		bytes_before;
 	int64		bytes_after;
 } Rewriter;
@@ -294,6 +296,7 @@ rewrite_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 	HeapTuple	newtup;
 	MqRecordIter it;
 
+	w->batches++;
 	w->bytes_before += len;
 	MqRecordIterInit(&it, data, len, hdr);
 	while (next_record(c, tup, desc, &it, &rec))
@@ -392,6 +395,28 @@ rewrite_segment(Compactor *c, int seg, Rewriter *w)
 	snprintf(sql, sizeof(sql), "seg_" INT64_FORMAT, segid);
 	MqSegmentLockPolitely(get_relname_relid(sql, get_namespace_oid(MQ_DATA_SCHEMA, false)),
 						  AccessExclusiveLock, 1000);
+
+	/*
+	 * A roll does not wait for the appends in flight in the old active
+	 * segment, so one may have committed into this segment after our
+	 * snapshot: then what we wrote is not all there is, and the segment
+	 * waits for the next run (a fresh snapshot: the worker runs in READ
+	 * COMMITTED).
+	 */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM mq_data.seg_" INT64_FORMAT, segid);
+	spi_exec(sql);
+	{
+		bool		isnull;
+		int64		now = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (now != w->batches)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("segment " INT64_FORMAT " of topic \"%s\" received appends while it was compacted",
+							segid, c->topic->name),
+					 errdetail("Compaction retries at its next run.")));
+	}
 	snprintf(sql, sizeof(sql),
 			 "DROP TABLE mq_data.seg_" INT64_FORMAT "; "
 			 "ALTER TABLE mq_data.seg_" INT64_FORMAT "_compacting RENAME TO seg_" INT64_FORMAT "; "
@@ -432,8 +457,6 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 	ctl.hcxt = c.keys_cxt;
 	c.newest = hash_create("mqext compact map", 1024, &ctl,
 						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	for (int seg = 0; seg < c.ncleanable; seg++)
-		MqSegmentLockPolitely(c.topic->segment_relids[seg], ShareLock, 1000);
 	c.snapshot = RegisterSnapshot(GetLatestSnapshot());
 	PushActiveSnapshot(c.snapshot);
 

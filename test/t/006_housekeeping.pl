@@ -25,7 +25,8 @@
 #      a second if it is not.  An append in flight that commits into the
 #      segment meanwhile (a roll does not wait for it) makes the drop leave
 #      the segment: nothing is lost.  A reader at the head of the log
-#      holds no lock on the old segments it found nothing in.
+#      holds no lock on the old segments it found nothing in.  The same
+#      late append makes a compaction of that segment give up.
 #   5. Each switch off stops its job, on starts it again; a longer interval
 #      set by a reload is obeyed, and a reload back wakes the worker.
 #
@@ -508,6 +509,30 @@ my $SEGMENT_MS = 500;
 	ok(time - $t2 < 0.9, 'which did not wait for it (' . ms(time - $t2) . ')');
 	$slow->query_safe('COMMIT');
 	is($node->safe_psql('postgres', "SELECT mq.earliest_offset('$tp', 0)"), $hw, 'the log start moved to the head');
+
+	# the same for compaction: an append in flight that commits into the
+	# segment being compacted makes the swap give up, rather than lose it
+	# (the worker's compaction is off meanwhile: the test runs it by hand)
+	reload('postgres', 'ALTER SYSTEM SET mqext.enable_compaction = off', 'mqext.enable_compaction', 'off');
+	my $ct = 'hk.compact';
+	$node->safe_psql('postgres', qq{
+		SELECT mq.create_topic('$ct', 1, '{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": 0,
+		                                   "min.compaction.lag.ms": 0, "segment.ms": 604800000}');
+		SELECT mq.produce('$ct', 'v1'::text, 'k'::text);
+		SELECT mq.produce('$ct', 'v2'::text, 'k'::text);});
+	$slow->query_safe(qq{BEGIN; SELECT mq.produce('$ct', 'v3'::text, 'k'::text);});
+	$node->safe_psql('postgres', qq{SELECT mq._create_segment(topic_id) FROM mq.topic WHERE name = '$ct';});
+	$d->send(qq{SELECT mq._compact_topic('$ct', 1, 0, 0)});
+	ok($mon->wait_asleep($d), 'compaction waits at its swap for the append in flight');
+	$slow->query_safe('COMMIT');
+	my (undef, $cerr) = $d->wait;
+	like($cerr, qr/received appends while it was compacted/, 'which committed into the segment: compaction gives up');
+	is($node->safe_psql('postgres', qq{SELECT string_agg(value, ',' ORDER BY "offset") FROM mq.fetch_text('$ct', 0, 0)}),
+		'v1,v2,v3', 'nothing is lost');
+	is($d->query_safe(qq{SELECT mq._compact_topic('$ct', 1, 0, 0) > 0}), 't', 'the next run compacts');
+	is($node->safe_psql('postgres', qq{SELECT string_agg(value, ',' ORDER BY "offset") FROM mq.fetch_text('$ct', 0, 0)}),
+		'v3', 'keeping the newest value of the key');
+	reload('postgres', 'ALTER SYSTEM RESET mqext.enable_compaction', 'mqext.enable_compaction', 'on');
 	$_->quit foreach ($mon, $slow, $d, $r);
 }
 
