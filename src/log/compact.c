@@ -392,9 +392,7 @@ rewrite_segment(Compactor *c, int seg, Rewriter *w)
 	CommandCounterIncrement();
 
 	/* swap: the old relation goes, the new one takes its name and place */
-	snprintf(sql, sizeof(sql), "seg_" INT64_FORMAT, segid);
-	MqSegmentLockPolitely(get_relname_relid(sql, get_namespace_oid(MQ_DATA_SCHEMA, false)),
-						  AccessExclusiveLock, 1000);
+	MqSegmentLockPolitely(MqSegmentRelid(segid), AccessExclusiveLock, 1000);
 
 	/*
 	 * A roll does not wait for the appends in flight in the old active

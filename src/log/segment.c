@@ -47,8 +47,9 @@ open_index(MqSegmentRel *out, LOCKMODE mode)
 	out->index_info = NULL;
 }
 
-static Oid
-relid_by_name(int64 segment_id)
+/* The OID of mq_data.seg_<id> by name (InvalidOid if there is none). */
+Oid
+MqSegmentRelid(int64 segment_id)
 {
 	char		relname[NAMEDATALEN];
 
@@ -60,9 +61,23 @@ relid_by_name(int64 segment_id)
 static Relation
 open_by_name(int64 segment_id, LOCKMODE mode)
 {
-	Oid			relid = relid_by_name(segment_id);
+	Oid			relid = MqSegmentRelid(segment_id);
 
 	return OidIsValid(relid) ? try_relation_open(relid, mode) : NULL;
+}
+
+/* A segment we were about to open is gone: by drop_topic or retention. */
+static void segment_gone(const MqTopic *topic, int64 segment_id) pg_attribute_noreturn();
+
+static void
+segment_gone(const MqTopic *topic, int64 segment_id)
+{
+	MqMetadataCacheInvalidate();
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("segment " INT64_FORMAT " of topic \"%s\" was dropped concurrently",
+					segment_id, topic->name),
+			 errhint("Retry the call.")));
 }
 
 /*
@@ -87,15 +102,11 @@ MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode, MqSegmentRel *out,
 		out->heap = open_by_name(out->segment_id, mode);
 	if (out->heap == NULL)
 	{
-		/* dropped while we were not holding a lock: by drop_topic or retention */
+		/* dropped while we were not holding a lock */
+		if (!missing_ok)
+			segment_gone(topic, out->segment_id);
 		MqMetadataCacheInvalidate();
-		if (missing_ok)
-			return false;
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("segment " INT64_FORMAT " of topic \"%s\" was dropped concurrently",
-						topic->segment_ids[seg], topic->name),
-				 errhint("Retry the call.")));
+		return false;
 	}
 	open_index(out, mode);
 	return true;
@@ -120,19 +131,12 @@ MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode, MqSegment
 		if (out->heap == NULL)
 			break;
 		/* the name still leads here now that we hold the lock: done */
-		if (RelationGetRelid(out->heap) == relid_by_name(segment_id))
+		if (RelationGetRelid(out->heap) == MqSegmentRelid(segment_id))
 			break;
 		relation_close(out->heap, mode);
 	}
 	if (out->heap == NULL)
-	{
-		MqMetadataCacheInvalidate();
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("segment " INT64_FORMAT " of topic \"%s\" was dropped concurrently",
-						segment_id, topic->name),
-				 errhint("Retry the call.")));
-	}
+		segment_gone(topic, segment_id);
 	open_index(out, mode);
 }
 

@@ -24,6 +24,7 @@ typedef struct MqSegmentRel
 
 extern bool MqSegmentOpen(const MqTopic *topic, int seg, LOCKMODE mode,
 						  MqSegmentRel *out, bool missing_ok);
+extern Oid	MqSegmentRelid(int64 segment_id);
 extern void MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode,
 							MqSegmentRel *out);
 extern void MqSegmentLockPolitely(Oid relid, LOCKMODE mode, int timeout_ms);
