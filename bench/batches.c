@@ -30,36 +30,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "record_batch.h"
 
-static void
-die(PGconn *c, const char *what)
-{
-	fprintf(stderr, "batches: %s: %s", what, c ? PQerrorMessage(c) : "\n");
-	exit(1);
-}
+#include "bench_util.h"
 
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 get_be64(const char *p)
@@ -79,7 +58,7 @@ exec(PGconn *c, const char *sql, int n, const char *const *vals,
 	PGresult   *r = PQexecParams(c, sql, n, NULL, vals, lens, fmts, result_format);
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		die(c, sql);
+		die("%s: %s", sql, PQerrorMessage(c));
 	return r;
 }
 
@@ -94,11 +73,11 @@ produce(PGconn *c, const char *topic, long records, int per_batch, int payload)
 	long		done = 0;
 
 	memset(value, 'x', payload);
-	t0 = now_s();
+	t0 = now();
 	while (done < records)
 	{
 		int			n = records - done < per_batch ? (int) (records - done) : per_batch;
-		int64_t		ts = wall_ms();
+		int64_t		ts = (int64_t) (wall() * 1000);
 		MqBatchHeader hdr;
 		size_t		size;
 		const char *vals[2];
@@ -138,7 +117,7 @@ produce(PGconn *c, const char *topic, long records, int per_batch, int payload)
 		PQclear(r);
 		done += n;
 	}
-	printf("per_s=%.1f\n", records / (now_s() - t0));
+	printf("per_s=%.1f\n", records / (now() - t0));
 	return 0;
 }
 
@@ -149,7 +128,7 @@ fetch(PGconn *c, const char *topic, long records)
 	long		calls = 0;
 	uint64_t	touched = 0;
 	int64_t		from = 0;
-	double		t0 = now_s();
+	double		t0 = now();
 
 	while (got < records)
 	{
@@ -204,7 +183,7 @@ fetch(PGconn *c, const char *topic, long records)
 		PQclear(r);
 	}
 	printf("per_s=%.1f\ncalls=%ld\nrecords=%ld\ntouched=%llu\n",
-		   got / (now_s() - t0), calls, got, (unsigned long long) touched);
+		   got / (now() - t0), calls, got, (unsigned long long) touched);
 	return 0;
 }
 
@@ -213,7 +192,7 @@ select_rows(PGconn *c, long records, int chunk)
 {
 	long		got = 0;
 	uint64_t	touched = 0;
-	double		t0 = now_s();
+	double		t0 = now();
 	char		sql[128];
 
 	snprintf(sql, sizeof(sql),
@@ -238,7 +217,7 @@ select_rows(PGconn *c, long records, int chunk)
 		PQclear(r);
 	}
 	printf("per_s=%.1f\nrecords=%ld\ntouched=%llu\n",
-		   got / (now_s() - t0), got, (unsigned long long) touched);
+		   got / (now() - t0), got, (unsigned long long) touched);
 	return 0;
 }
 
@@ -247,14 +226,13 @@ main(int argc, char **argv)
 {
 	PGconn	   *c;
 
+	bench_prog = "batches";
 	if (argc < 3)
 	{
 		fprintf(stderr, "usage: batches produce|fetch|select CONNINFO ARGS...\n");
 		return 2;
 	}
-	c = PQconnectdb(argv[2]);
-	if (PQstatus(c) != CONNECTION_OK)
-		die(c, "connect");
+	c = connect_db(argv[2], "mqbench_batches");
 	if (strcmp(argv[1], "produce") == 0 && argc == 7)
 		return produce(c, argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if (strcmp(argv[1], "fetch") == 0 && argc == 5)

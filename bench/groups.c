@@ -38,14 +38,14 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
+
+#include "bench_util.h"
 
 typedef struct
 {
@@ -61,40 +61,8 @@ typedef struct
 	double		done_at;		/* when the last one completed */
 } Conn;
 
-static void
-die(const char *fmt,...)
-{
-	va_list		ap;
 
-	va_start(ap, fmt);
-	fprintf(stderr, "groups: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static PGconn *
-connect_db(const char *conninfo, const char *appname)
-{
-	char		buf[1024];
-	PGconn	   *c;
-
-	snprintf(buf, sizeof(buf), "%s application_name=%s", conninfo, appname);
-	c = PQconnectdb(buf);
-	if (PQstatus(c) != CONNECTION_OK)
-		die("connect: %s", PQerrorMessage(c));
-	return c;
-}
 
 /* run a query synchronously, return the first field of the first row (or "") */
 static char *
@@ -675,6 +643,7 @@ int
 main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	bench_prog = "groups";
 	if (argc == 4 && strcmp(argv[1], "latency") == 0)
 		return latency(argv[2], atoi(argv[3]));
 	if (argc == 8 && strcmp(argv[1], "drain-group") == 0)

@@ -40,46 +40,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
-static void
-die(const char *fmt,...)
-{
-	va_list		ap;
+#include "bench_util.h"
 
-	va_start(ap, fmt);
-	fprintf(stderr, "ops: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
 
-static double
-now(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double
-wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double
 urand(double lo, double hi)
@@ -114,16 +86,12 @@ quiet_notices(void *arg, const char *msg)
 	(void) msg;
 }
 
+/* connect_db, with the server's notices silenced */
 static PGconn *
-connect_db(const char *conninfo, const char *appname)
+connect_quiet(const char *conninfo, const char *appname)
 {
-	char		buf[1024];
-	PGconn	   *c;
+	PGconn	   *c = connect_db(conninfo, appname);
 
-	snprintf(buf, sizeof(buf), "%s application_name=%s", conninfo, appname);
-	c = PQconnectdb(buf);
-	if (PQstatus(c) != CONNECTION_OK)
-		die("connect: %s", PQerrorMessage(c));
 	PQsetNoticeProcessor(c, quiet_notices, NULL);
 	return c;
 }
@@ -587,8 +555,8 @@ soak(const char *conninfo, int n, int secs)
 	snprintf(ci, sizeof(ci), "%s application_name=mqbench_soak", conninfo);
 	g_conninfo = ci;
 
-	watcher.c = connect_db(conninfo, "mqbench_soak_watcher");
-	control.c = connect_db(conninfo, "mqbench_soak_control");
+	watcher.c = connect_quiet(conninfo, "mqbench_soak_watcher");
+	control.c = connect_quiet(conninfo, "mqbench_soak_control");
 	PQclear(exec_ok(control.c, "SELECT mq.node_create_all('/soak')"));
 	PQclear(exec_ok(watcher.c, "LISTEN \"mq.node./soak\""));
 
@@ -765,7 +733,7 @@ exec_prepared(PGconn *c, const char *const *params)
 static int
 produce(const char *conninfo, const char *topic, int secs, int warmup, const char *slowfile)
 {
-	PGconn	   *c = connect_db(conninfo, "mqbench_produce");
+	PGconn	   *c = connect_quiet(conninfo, "mqbench_produce");
 	char		value[101];
 	const char *params[2];
 	double	   *lat,
@@ -843,6 +811,7 @@ int
 main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	bench_prog = "ops";
 	if (argc == 5 && strcmp(argv[1], "soak") == 0)
 		return soak(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 7 && strcmp(argv[1], "produce") == 0)
