@@ -2451,7 +2451,8 @@ BEGIN
         DELETE FROM mq.segment s WHERE s.segment_id = p_segment;
         EXECUTE format('DROP TABLE %s', rel);
         PERFORM set_config('lock_timeout', '0', true);
-    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+    EXCEPTION WHEN lock_not_available OR deadlock_detected OR undefined_table THEN
+        -- undefined_table: someone dropped it (or its topic) first
         PERFORM set_config('lock_timeout', '0', true);
         RETURN false;
     END;
@@ -2507,49 +2508,65 @@ BEGIN
     retention_bytes := (cfg->>'retention.bytes')::bigint;
     SELECT s.segment_id, s.created_at INTO active
       FROM mq.segment s WHERE s.topic_id = t.topic_id ORDER BY s.segment_id DESC LIMIT 1;
+    IF active.segment_id IS NULL THEN
+        RETURN t.topic_id;                  -- dropped since we read its row
+    END IF;
     rel := format('mq_data.%I', 'seg_' || active.segment_id);
-
-    IF coalesce(current_setting('mqext.enable_segment_roll', true), 'on') <> 'off'
-       AND (clock_timestamp() - active.created_at > make_interval(secs => (cfg->>'segment.ms')::numeric / 1000)
-            OR pg_total_relation_size(rel::regclass) > (cfg->>'segment.bytes')::bigint) THEN
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', rel) INTO has_rows;
-        IF has_rows THEN
-            PERFORM mq._create_segment(t.topic_id);
-            RAISE LOG 'mqext: topic "%" rolled to a new segment after segment %', t.name, active.segment_id;
-            -- commit now: producers move to the new segment once they see it
-            RETURN t.topic_id;
-        ELSE
-            UPDATE mq.segment s SET created_at = now() WHERE s.segment_id = active.segment_id;
-        END IF;
-    END IF;
-
-    IF coalesce(current_setting('mqext.enable_compaction', true), 'on') <> 'off'
-       AND cfg->>'cleanup.policy' IN ('compact', 'compact,delete') THEN
-        PERFORM mq._compact(t.topic_id, t.name, cfg, active.segment_id);
-    END IF;
-
-    IF coalesce(current_setting('mqext.enable_retention', true), 'on') <> 'off'
-       AND cfg->>'cleanup.policy' IN ('delete', 'compact,delete') THEN
-        FOR seg IN SELECT s.segment_id FROM mq.segment s
-                    WHERE s.topic_id = t.topic_id AND s.segment_id < active.segment_id
-                    ORDER BY s.segment_id LOOP
-            rel := format('mq_data.%I', 'seg_' || seg.segment_id);
-            EXECUTE format('SELECT max(l.max_ts), bool_and(l.last_offset < p.log_start_offset), count(*)
-                              FROM %s l JOIN mq.partition p ON p.topic_id = %s AND p.partition = l.partition',
-                           rel, t.topic_id) INTO newest, below, nbatches;
-            IF newest IS NOT NULL AND NOT below
-               AND (retention_ms < 0 OR newest >= clock_timestamp() - make_interval(secs => retention_ms / 1000.0)) THEN
-                IF retention_bytes < 0 THEN
-                    EXIT;
-                END IF;
-                EXECUTE format('SELECT max(x.sz) FROM (SELECT sum(octet_length(l.batch)) AS sz
-                                                          FROM mq_data.%I l GROUP BY l.partition) x',
-                               'topic_' || t.topic_id) INTO biggest;
-                EXIT WHEN coalesce(biggest, 0) <= retention_bytes;
+    -- the rest reads relations that a drop_topic committing meanwhile takes
+    -- away (undefined_table, or undefined_object from the topic's lookup):
+    -- then there is nothing left to keep
+    BEGIN
+        IF coalesce(current_setting('mqext.enable_segment_roll', true), 'on') <> 'off'
+           AND (clock_timestamp() - active.created_at > make_interval(secs => (cfg->>'segment.ms')::numeric / 1000)
+                OR pg_total_relation_size(rel::regclass) > (cfg->>'segment.bytes')::bigint) THEN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', rel) INTO has_rows;
+            IF has_rows THEN
+                PERFORM mq._create_segment(t.topic_id);
+                RAISE LOG 'mqext: topic "%" rolled to a new segment after segment %', t.name, active.segment_id;
+                -- commit now: producers move to the new segment once they see it
+                RETURN t.topic_id;
+            ELSE
+                UPDATE mq.segment s SET created_at = now() WHERE s.segment_id = active.segment_id;
             END IF;
-            EXIT WHEN NOT mq._drop_segment(t.topic_id, seg.segment_id, nbatches);
-        END LOOP;
-    END IF;
+        END IF;
+
+        IF coalesce(current_setting('mqext.enable_compaction', true), 'on') <> 'off'
+           AND cfg->>'cleanup.policy' IN ('compact', 'compact,delete') THEN
+            PERFORM mq._compact(t.topic_id, t.name, cfg, active.segment_id);
+        END IF;
+
+        IF coalesce(current_setting('mqext.enable_retention', true), 'on') <> 'off'
+           AND cfg->>'cleanup.policy' IN ('delete', 'compact,delete') THEN
+            FOR seg IN SELECT s.segment_id FROM mq.segment s
+                        WHERE s.topic_id = t.topic_id AND s.segment_id < active.segment_id
+                        ORDER BY s.segment_id LOOP
+                rel := format('mq_data.%I', 'seg_' || seg.segment_id);
+                BEGIN
+                    EXECUTE format('SELECT max(l.max_ts), bool_and(l.last_offset < p.log_start_offset), count(*)
+                                      FROM %s l JOIN mq.partition p ON p.topic_id = %s AND p.partition = l.partition',
+                                   rel, t.topic_id) INTO newest, below, nbatches;
+                EXCEPTION WHEN undefined_table THEN
+                    -- dropped since we listed it (another drop, a drop_topic)
+                    CONTINUE;
+                END;
+                IF newest IS NOT NULL AND NOT below
+                   AND (retention_ms < 0 OR newest >= clock_timestamp() - make_interval(secs => retention_ms / 1000.0)) THEN
+                    IF retention_bytes < 0 THEN
+                        EXIT;
+                    END IF;
+                    EXECUTE format('SELECT max(x.sz) FROM (SELECT sum(octet_length(l.batch)) AS sz
+                                                              FROM mq_data.%I l GROUP BY l.partition) x',
+                                   'topic_' || t.topic_id) INTO biggest;
+                    EXIT WHEN coalesce(biggest, 0) <= retention_bytes;
+                END IF;
+                EXIT WHEN NOT mq._drop_segment(t.topic_id, seg.segment_id, nbatches);
+            END LOOP;
+        END IF;
+    EXCEPTION WHEN undefined_table OR undefined_object THEN
+        IF EXISTS (SELECT 1 FROM mq.topic x WHERE x.topic_id = t.topic_id) THEN
+            RAISE;
+        END IF;
+    END;
     RETURN t.topic_id;
 END
 $$;

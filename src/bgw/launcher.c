@@ -15,8 +15,10 @@
  *	 worker (one per database, dynamic)
  *	      connects; if mqext is not installed there, exits, and the launcher
  *	      skips that database until CREATE EXTENSION wakes it (or a minute
- *	      passes); else, every interval, runs mq._housekeeping() in a
- *	      transaction of its own; exits when the extension is dropped.
+ *	      passes); else, every interval, runs mq._housekeeping_topic() for
+ *	      each topic and then mq._housekeeping_sweep(), each in a
+ *	      transaction of its own (a step that fails is reported and the
+ *	      round goes on); exits when the extension is dropped.
  *
  * Worker states, per database slot: IDLE -> RUNNING -> (EXITED_NO_EXTENSION
  * | EXITED) -> IDLE.  The postmaster restarts the launcher after a crash;
@@ -456,47 +458,152 @@ extension_installed(void)
 	return installed;
 }
 
-/* One round of housekeeping; false when mqext is not (any more) here. */
+/*
+ * The topic housekeeping would take after `after` (the one whose step just
+ * failed), as its id and name; false when there is none.
+ */
+static bool
+topic_after(int64 after, int64 *topic_id, char **name)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char		sql[128];
+	bool		found;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT topic_id, name FROM mq.topic WHERE topic_id > " INT64_FORMAT
+			 " ORDER BY topic_id LIMIT 1", after);
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "%s failed", sql);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		bool		isnull;
+
+		*topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		*name = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return found;
+}
+
+typedef enum StepOutcome
+{
+	STEP_DONE,					/* ran; *result set if it returned non-NULL */
+	STEP_EMPTY,					/* ran and returned NULL */
+	STEP_FAILED,				/* failed; the error is in *error */
+} StepOutcome;
+
+/*
+ * run_step, with its error caught, the transaction rolled back, and the
+ * error handed back to the caller to report.
+ */
+static StepOutcome
+run_step_caught(const char *sql, int64 *result, ErrorData **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile StepOutcome outcome = STEP_FAILED;
+	volatile int64 r = 0;
+
+	PG_TRY();
+	{
+		int64		value = 0;
+
+		/* *result only once committed: a failing COMMIT leaves it alone */
+		outcome = run_step(sql, &value) ? STEP_DONE : STEP_EMPTY;
+		r = value;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*error = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_END_TRY();
+	if (outcome == STEP_DONE && result != NULL)
+		*result = r;
+	return outcome;
+}
+
+/*
+ * A step's error, reported as a WARNING since the worker goes on: with its
+ * SQLSTATE, detail, hint and context, under what it was doing.
+ */
+static void
+report_step_error(ErrorData *error, const char *what)
+{
+	ereport(WARNING,
+			(errcode(error->sqlerrcode),
+			 errmsg("mqext: %s failed: %s", what, error->message),
+			 error->detail ? errdetail_internal("%s", error->detail) : 0,
+			 error->hint ? errhint("%s", error->hint) : 0,
+			 error->context ? errcontext("%s", error->context) : 0));
+	FreeErrorData(error);
+}
+
+/*
+ * One round of housekeeping; false when mqext is not (any more) here.
+ *
+ * A step that fails is reported and the round goes on with the next topic:
+ * one topic whose housekeeping keeps failing must not stop retention of all
+ * the topics after it (which a worker that died at it every round would).
+ * A failure because DROP EXTENSION came between our check and a step is no
+ * failure: the worker leaves quietly.
+ */
 static bool
 worker_run_once(void)
 {
 	int64		after = 0;
 	char		sql[64];
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool gone = false;
+	ErrorData  *error;
 
 	if (!extension_installed())
 		return false;
 
-	PG_TRY();
+	for (;;)
 	{
-		/* one topic per transaction: a roll or a drop holds its locks briefly */
-		for (;;)
+		StepOutcome outcome;
+		int64		failed_id;
+		char	   *failed_name;
+
+		snprintf(sql, sizeof(sql), "SELECT mq._housekeeping_topic(" INT64_FORMAT ")", after);
+		outcome = run_step_caught(sql, &after, &error);
+		if (outcome == STEP_EMPTY)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		if (outcome == STEP_DONE)
+			continue;
+		if (!extension_installed())
 		{
-			snprintf(sql, sizeof(sql), "SELECT mq._housekeeping_topic(" INT64_FORMAT ")", after);
-			if (!run_step(sql, &after))
-				break;
-			CHECK_FOR_INTERRUPTS();
+			FreeErrorData(error);
+			return false;
 		}
-		run_step("SELECT mq._housekeeping_sweep()", NULL);
+		if (!topic_after(after, &failed_id, &failed_name))
+		{
+			/* the topic is gone since: nothing of it to keep */
+			FreeErrorData(error);
+			break;
+		}
+		report_step_error(error, psprintf("housekeeping of topic \"%s\"", failed_name));
+		after = failed_id;
 	}
-	PG_CATCH();
+
+	if (run_step_caught("SELECT mq._housekeeping_sweep()", NULL, &error) == STEP_FAILED)
 	{
-		/*
-		 * DROP EXTENSION between our check and a step makes the step fail:
-		 * then leave quietly.  Any other error is the worker's end (the
-		 * launcher starts another after an interval).
-		 */
-		MemoryContextSwitchTo(cxt);
-		AbortCurrentTransaction();
-		if (extension_installed())
-			PG_RE_THROW();
-		FlushErrorState();
-		gone = true;
+		if (!extension_installed())
+		{
+			FreeErrorData(error);
+			return false;
+		}
+		report_step_error(error, "the sweep of members, leases and nodes");
 	}
-	PG_END_TRY();
-	if (gone)
-		return false;
 	pgstat_report_stat(true);
 	return true;
 }
@@ -538,7 +645,6 @@ mq_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		/* an error ends the worker; the launcher starts a new one */
 		if (!worker_run_once())
 		{
 			note_absent(dboid);
