@@ -12,6 +12,12 @@
  *       included) and sends it as a binary parameter of
  *           SELECT base_offset FROM mq.produce_encoded($1, 0, $2)
  *       with PQexecParams, autocommit (one transaction per batch).
+ *   batches produce-array CONNINFO TOPIC RECORDS PER_BATCH PAYLOAD
+ *       the same with mq.produce_batch: each call sends PER_BATCH values as
+ *       one bytea[] parameter in the binary array format,
+ *           SELECT min("offset") FROM mq.produce_batch($1, $2::bytea[])
+ *       (what a client that binds its arrays in binary pays, against the
+ *       array literal that pgbench sends as text)
  *   batches fetch CONNINFO TOPIC RECORDS
  *       reads RECORDS records of partition 0 of TOPIC from offset 0 with
  *           SELECT last_offset, batch FROM mq.fetch_batches($1, 0, $2, 1)
@@ -62,60 +68,119 @@ exec(PGconn *c, const char *sql, int n, const char *const *vals,
 	return r;
 }
 
-static int
-produce(PGconn *c, const char *topic, long records, int per_batch, int payload)
+/*
+ * The second parameter of a produce call (the records, in binary), built
+ * into *buf; returns its size.
+ */
+typedef size_t (*build_fn) (uint8_t **buf, size_t *cap, int n, int payload);
+
+/* a RecordBatch v2 of n records of payload bytes, for mq.produce_encoded */
+static size_t
+build_batch(uint8_t **buf, size_t *cap, int n, int payload)
 {
-	MqRecord   *recs = calloc(per_batch, sizeof(MqRecord));
-	uint8_t    *value = malloc(payload);
+	static MqRecord *recs;
+	static uint8_t *value;
+	static int	nrecs;
+	int64_t		ts = (int64_t) (wall() * 1000);
+	MqBatchHeader hdr;
+	size_t		size;
+
+	if (n > nrecs)
+	{
+		recs = realloc(recs, n * sizeof(MqRecord));
+		nrecs = n;
+		value = realloc(value, payload);
+		memset(value, 'x', payload);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		recs[i].timestamp = ts;
+		recs[i].key = NULL;
+		recs[i].key_len = -1;
+		recs[i].value = value;
+		recs[i].value_len = payload;
+		recs[i].num_headers = 0;
+		recs[i].headers = NULL;
+	}
+	size = MqBatchEncodedSize(recs, n);
+	if (size > *cap)
+	{
+		*cap = size;
+		*buf = realloc(*buf, size);
+	}
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.partition_leader_epoch = -1;	/* as Kafka producers send it */
+	hdr.producer_id = -1;
+	hdr.producer_epoch = -1;
+	hdr.base_sequence = -1;
+	MqBatchEncode(&hdr, recs, n, *buf);
+	return size;
+}
+
+static uint8_t *
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+	return p + 4;
+}
+
+/*
+ * A bytea[] of n values of payload bytes in the array binary format, for
+ * mq.produce_batch: ndim, has-nulls flag, element type (bytea, 17), then
+ * the dimension (n, lower bound 1), then each element as length + bytes.
+ */
+static size_t
+build_array(uint8_t **buf, size_t *cap, int n, int payload)
+{
+	size_t		size = 20 + (size_t) n * (4 + payload);
+	uint8_t    *p;
+
+	if (size > *cap)
+	{
+		*cap = size;
+		*buf = realloc(*buf, size);
+	}
+	p = put_be32(*buf, 1);
+	p = put_be32(p, 0);
+	p = put_be32(p, 17);
+	p = put_be32(p, n);
+	p = put_be32(p, 1);
+	for (int i = 0; i < n; i++)
+	{
+		p = put_be32(p, payload);
+		memset(p, 'x', payload);
+		p += payload;
+	}
+	return size;
+}
+
+/*
+ * RECORDS records in calls of PER_BATCH, each call its own transaction
+ * (autocommit: one WAL flush each), its request built by build.
+ */
+static int
+produce(PGconn *c, const char *sql, build_fn build, const char *topic,
+		long records, int per_batch, int payload)
+{
 	uint8_t    *buf = NULL;
 	size_t		cap = 0;
 	double		t0;
-	long		done = 0;
+	long		sent = 0;
+	const int	fmts[2] = {0, 1};
 
-	memset(value, 'x', payload);
 	t0 = now();
-	while (done < records)
+	while (sent < records)
 	{
-		int			n = records - done < per_batch ? (int) (records - done) : per_batch;
-		int64_t		ts = (int64_t) (wall() * 1000);
-		MqBatchHeader hdr;
-		size_t		size;
-		const char *vals[2];
-		int			lens[2];
-		int			fmts[2] = {0, 1};
-		PGresult   *r;
+		int			n = records - sent < per_batch ? (int) (records - sent) : per_batch;
+		size_t		size = build(&buf, &cap, n, payload);
+		const char *vals[2] = {topic, (const char *) buf};
+		int			lens[2] = {0, (int) size};
 
-		for (int i = 0; i < n; i++)
-		{
-			recs[i].timestamp = ts;
-			recs[i].key = NULL;
-			recs[i].key_len = -1;
-			recs[i].value = value;
-			recs[i].value_len = payload;
-			recs[i].num_headers = 0;
-			recs[i].headers = NULL;
-		}
-		size = MqBatchEncodedSize(recs, n);
-		if (size > cap)
-		{
-			cap = size;
-			buf = realloc(buf, cap);
-		}
-		memset(&hdr, 0, sizeof(hdr));
-		hdr.partition_leader_epoch = -1;	/* as Kafka producers send it */
-		hdr.producer_id = -1;
-		hdr.producer_epoch = -1;
-		hdr.base_sequence = -1;
-		MqBatchEncode(&hdr, recs, n, buf);
-
-		vals[0] = topic;
-		lens[0] = 0;
-		vals[1] = (const char *) buf;
-		lens[1] = (int) size;
-		r = exec(c, "SELECT base_offset FROM mq.produce_encoded($1, 0, $2)",
-				 2, vals, lens, fmts, 0);
-		PQclear(r);
-		done += n;
+		PQclear(exec(c, sql, 2, vals, lens, fmts, 0));
+		sent += n;
 	}
 	printf("per_s=%.1f\n", records / (now() - t0));
 	return 0;
@@ -229,12 +294,16 @@ main(int argc, char **argv)
 	bench_prog = "batches";
 	if (argc < 3)
 	{
-		fprintf(stderr, "usage: batches produce|fetch|select CONNINFO ARGS...\n");
+		fprintf(stderr, "usage: batches produce|produce-array|fetch|select CONNINFO ARGS...\n");
 		return 2;
 	}
 	c = connect_db(argv[2], "mqbench_batches");
 	if (strcmp(argv[1], "produce") == 0 && argc == 7)
-		return produce(c, argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
+		return produce(c, "SELECT base_offset FROM mq.produce_encoded($1, 0, $2)", build_batch,
+					   argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (strcmp(argv[1], "produce-array") == 0 && argc == 7)
+		return produce(c, "SELECT min(\"offset\") FROM mq.produce_batch($1, $2::bytea[])",
+					   build_array, argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if (strcmp(argv[1], "fetch") == 0 && argc == 5)
 		return fetch(c, argv[3], atol(argv[4]));
 	if (strcmp(argv[1], "select") == 0 && argc == 5)

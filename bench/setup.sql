@@ -10,4 +10,6 @@ SELECT mq.create_topic('batch1000', 1);
 -- the batch-level API: client-encoded batches of 1000 (bench/batches.c), and
 -- batches of 500 for mq.fetch_batches to return one chunk per call
 SELECT mq.create_topic('encoded1000', 1);
+-- mq.produce_batch with its bytea[] bound in binary (bench/batches.c)
+SELECT mq.create_topic('array1000', 1);
 SELECT mq.create_topic('batch500', 1);

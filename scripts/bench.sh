@@ -7,6 +7,9 @@
 #                         vs pgbench mq.produce of one record per transaction
 #   bulk write            COPY of 1M rows (psql \copy, the client streams them)
 #                         vs mq.produce_batch of 100 / 1000 records per call
+#                         (through pgbench, the array as a text literal; and
+#                         of 1000 through bench/batches.c, the array bound
+#                         in the binary format)
 #                         vs mq.produce_encoded of a RecordBatch v2 of 1000
 #                         records the client encodes itself (bench/batches.c,
 #                         a libpq client built here with gcc and mqext's codec;
@@ -209,6 +212,10 @@ for round in $(seq 1 "$ROUNDS"); do
     record batch1000 "$(mul "$t" 1000)" records/s "mq.produce_batch of 1000, 1 client ($ROWS records)"
 
     settle
+    t=$(batches "$TMP/array1000-$round.log" produce-array "$CONNINFO" array1000 "$ROWS" 1000 "$PAYLOAD")
+    record array1000 "$t" records/s "mq.produce_batch of 1000, bytea[] bound in binary, 1 client ($ROWS records)"
+
+    settle
     t=$(batches "$TMP/encoded1000-$round.log" produce "$CONNINFO" encoded1000 "$ROWS" 1000 "$PAYLOAD")
     record encoded1000 "$t" records/s "mq.produce_encoded, client-encoded batches of 1000, 1 client ($ROWS records)"
 done
@@ -221,8 +228,10 @@ n=$(sql "SELECT count(*) FROM raw_copy")
 [ "$n" -eq "$ROWS" ] || { echo "bench: raw_copy has $n rows, expected $ROWS" >&2; exit 1; }
 n=$(sql "SELECT mq.latest_offset('batch1000', 0)")
 [ "$n" -eq $((ROWS * ROUNDS)) ] || { echo "bench: topic batch1000 has $n records, expected $((ROWS * ROUNDS))" >&2; exit 1; }
-n=$(sql "SELECT mq.latest_offset('encoded1000', 0)")
-[ "$n" -eq $((ROWS * ROUNDS)) ] || { echo "bench: topic encoded1000 has $n records, expected $((ROWS * ROUNDS))" >&2; exit 1; }
+for tp in encoded1000 array1000; do
+    n=$(sql "SELECT mq.latest_offset('$tp', 0)")
+    [ "$n" -eq $((ROWS * ROUNDS)) ] || { echo "bench: topic $tp has $n records, expected $((ROWS * ROUNDS))" >&2; exit 1; }
+done
 # mq.fetch_batches returns whole stored batches: for chunks of $CHUNK, a
 # topic written (untimed) in batches of $CHUNK
 pgbench_tps "$TMP/batch$CHUNK.log" -c 1 -t $((ROWS / CHUNK)) -D topic=batch$CHUNK -D "arr=$ARR500" -f "$TMP/produce_batch.sql" >/dev/null
@@ -460,6 +469,7 @@ row "1 client, 1 row per transaction: INSERT vs mq.produce" "${R[insert1]}" "${R
 row "8 clients, 1 row per transaction: INSERT vs mq.produce" "${R[insert8]}" "${R[produce8]}" 0.8
 row "bulk: COPY of 1M rows vs mq.produce_batch of 100" "${R[copy]}" "${R[batch100]}" ""
 row "bulk: COPY of 1M rows vs mq.produce_batch of 1000" "${R[copy]}" "${R[batch1000]}" 2
+row "bulk: COPY of 1M rows vs mq.produce_batch of 1000, the bytea[] bound in binary (1 client, bench/batches.c)" "${R[copy]}" "${R[array1000]}" 2
 row "bulk: COPY of 1M rows vs mq.produce_encoded of a client-encoded RecordBatch of 1000 (1 client, binary parameter, bench/batches.c; encoding included)" "${R[copy]}" "${R[encoded1000]}" 2
 row "read 1M in chunks of $CHUNK: SELECT id, payload by key range vs SELECT * FROM mq.fetch" "${R[select]}" "${R[fetch]}" 2
 row "read 1M in chunks of $CHUNK: the same, but SELECT \"offset\", value FROM mq.fetch" "${R[select]}" "${R[fetch_narrow]}" ""
