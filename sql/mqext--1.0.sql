@@ -995,24 +995,43 @@ DECLARE
     expired boolean;
     resized boolean;
     removed integer;
+    waited boolean := false;
+    saved text;
 BEGIN
-    SELECT EXISTS (SELECT 1 FROM mq.group_member m
-                    WHERE m.group_id = p_group AND mq._member_expired(m)),
-           (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
-           <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
-                WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
-                                  WHERE m.group_id = p_group))
-      INTO expired, resized;
-    IF NOT expired AND NOT resized THEN
-        RETURN false;
-    END IF;
-    -- opportunistic: if another transaction is changing the group, it
-    -- will rebalance; waiting here, maybe holding assignment rows it
-    -- needs, could deadlock
-    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
+    LOOP
+        SELECT EXISTS (SELECT 1 FROM mq.group_member m
+                        WHERE m.group_id = p_group AND mq._member_expired(m)),
+               (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
+               <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
+                    WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
+                                      WHERE m.group_id = p_group))
+          INTO expired, resized;
+        IF NOT expired AND NOT resized THEN
+            RETURN false;
+        END IF;
+        PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE SKIP LOCKED;
+        EXIT WHEN FOUND;
+        IF waited THEN
+            RETURN false;                   -- the group is gone
+        END IF;
+        -- Another transaction is changing the group (a join, a leave, the
+        -- worker's sweep), likely rebalancing for the same reason: wait a
+        -- moment, then look again, so that our caller sees the new
+        -- assignment now rather than at its next poll.  Only a moment, and
+        -- giving up quietly: it may be waiting for assignment rows that our
+        -- own transaction holds (an earlier poll in it), and it will
+        -- rebalance anyway.  (Under REPEATABLE READ its update of the group
+        -- is a serialization failure for us: the same, give up.)
+        waited := true;
+        saved := current_setting('lock_timeout');
+        BEGIN
+            PERFORM set_config('lock_timeout', '200ms', true);
+            PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE;
+            PERFORM set_config('lock_timeout', saved, true);
+        EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+            RETURN false;
+        END;
+    END LOOP;
     -- a row locked by its member's open transaction (one that polled) is a
     -- member alive: never wait for it
     DELETE FROM mq.group_member m
