@@ -419,12 +419,10 @@ mq_launcher_main(Datum arg)
 	}
 }
 
-/* Run one SQL statement in a transaction of its own; NULL result -> false. */
-static bool
-run_step(const char *sql, int64 *result)
+/* Run one SQL statement in a transaction of its own. */
+static void
+run_step(const char *sql)
 {
-	bool		isnull = true;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -433,18 +431,10 @@ run_step(const char *sql, int64 *result)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "%s failed", sql);
-	if (SPI_processed == 1 && SPI_tuptable->tupdesc->natts == 1 && result != NULL)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			*result = DatumGetInt32(d);
-	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return !isnull;
 }
 
 static bool
@@ -459,19 +449,19 @@ extension_installed(void)
 }
 
 /*
- * The topic housekeeping would take after `after` (the one whose step just
- * failed), as its id and name; false when there is none.
+ * The first topic whose id is above `after`, as its id and name (palloc'd
+ * in the caller's context); false when there is none.
  */
 static bool
-topic_after(int64 after, int64 *topic_id, char **name)
+next_topic(int32 after, int32 *topic_id, char **name)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	char		sql[128];
 	bool		found;
 
 	snprintf(sql, sizeof(sql),
-			 "SELECT topic_id, name FROM mq.topic WHERE topic_id > " INT64_FORMAT
-			 " ORDER BY topic_id LIMIT 1", after);
+			 "SELECT topic_id, name FROM mq.topic WHERE topic_id > %d ORDER BY topic_id LIMIT 1",
+			 after);
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -492,31 +482,20 @@ topic_after(int64 after, int64 *topic_id, char **name)
 	return found;
 }
 
-typedef enum StepOutcome
-{
-	STEP_DONE,					/* ran; *result set if it returned non-NULL */
-	STEP_EMPTY,					/* ran and returned NULL */
-	STEP_FAILED,				/* failed; the error is in *error */
-} StepOutcome;
-
 /*
- * run_step, with its error caught, the transaction rolled back, and the
- * error handed back to the caller to report.
+ * run_step; if it fails, its transaction is rolled back and its error is
+ * handed back in *error (false) for the caller to report.
  */
-static StepOutcome
-run_step_caught(const char *sql, int64 *result, ErrorData **error)
+static bool
+run_step_caught(const char *sql, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	volatile StepOutcome outcome = STEP_FAILED;
-	volatile int64 r = 0;
+	volatile bool ok = false;
 
 	PG_TRY();
 	{
-		int64		value = 0;
-
-		/* *result only once committed: a failing COMMIT leaves it alone */
-		outcome = run_step(sql, &value) ? STEP_DONE : STEP_EMPTY;
-		r = value;
+		run_step(sql);
+		ok = true;
 	}
 	PG_CATCH();
 	{
@@ -524,88 +503,108 @@ run_step_caught(const char *sql, int64 *result, ErrorData **error)
 		*error = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 	PG_END_TRY();
-	if (outcome == STEP_DONE && result != NULL)
-		*result = r;
-	return outcome;
+	return ok;
 }
 
 /*
- * A step's error, reported as a WARNING since the worker goes on: with its
- * SQLSTATE, detail, hint and context, under what it was doing.
- */
-static void
-report_step_error(ErrorData *error, const char *what)
-{
-	ereport(WARNING,
-			(errcode(error->sqlerrcode),
-			 errmsg("mqext: %s failed: %s", what, error->message),
-			 error->detail ? errdetail_internal("%s", error->detail) : 0,
-			 error->hint ? errhint("%s", error->hint) : 0,
-			 error->context ? errcontext("%s", error->context) : 0));
-	FreeErrorData(error);
-}
-
-/*
- * One round of housekeeping; false when mqext is not (any more) here.
- *
- * A step that fails is reported and the round goes on with the next topic:
- * one topic whose housekeeping keeps failing must not stop retention of all
- * the topics after it (which a worker that died at it every round would).
- * A failure because DROP EXTENSION came between our check and a step is no
- * failure: the worker leaves quietly.
+ * A failed step: nothing to report when DROP EXTENSION came between our
+ * check and the step (false: the worker leaves quietly); else a WARNING,
+ * since the worker goes on, with the error's SQLSTATE, detail, hint and
+ * context, under what the step was doing.
  */
 static bool
-worker_run_once(void)
+step_failed(ErrorData *error, const char *what)
 {
-	int64		after = 0;
+	bool		here = extension_installed();
+
+	if (here)
+		ereport(WARNING,
+				(errcode(error->sqlerrcode),
+				 errmsg("mqext: %s failed: %s", what, error->message),
+				 error->detail ? errdetail_internal("%s", error->detail) : 0,
+				 error->hint ? errhint("%s", error->hint) : 0,
+				 error->context ? errcontext("%s", error->context) : 0));
+	FreeErrorData(error);
+	return here;
+}
+
+/*
+ * One round: every topic, one step (one transaction) each, so that a roll
+ * or a drop holds its locks briefly; then the sweeps.  A step that fails is
+ * reported and the round goes on with the next topic: one topic whose
+ * housekeeping keeps failing must not stop retention of all the topics
+ * after it (which a worker that died at it every round would).  False when
+ * mqext was dropped meanwhile.
+ */
+static bool
+worker_round(MemoryContext round_cxt)
+{
+	int32		topic_id = 0;
+	char	   *name;
 	char		sql[64];
 	ErrorData  *error;
 
-	if (!extension_installed())
-		return false;
-
+	/* (each transaction's end leaves us in TopMemoryContext: come back) */
 	for (;;)
 	{
-		StepOutcome outcome;
-		int64		failed_id;
-		char	   *failed_name;
-
-		snprintf(sql, sizeof(sql), "SELECT mq._housekeeping_topic(" INT64_FORMAT ")", after);
-		outcome = run_step_caught(sql, &after, &error);
-		if (outcome == STEP_EMPTY)
+		MemoryContextSwitchTo(round_cxt);
+		if (!next_topic(topic_id, &topic_id, &name))
 			break;
+		MemoryContextSwitchTo(round_cxt);
+		snprintf(sql, sizeof(sql), "SELECT mq._housekeeping_topic(%d)", topic_id - 1);
+		if (!run_step_caught(sql, &error) &&
+			!step_failed(error, psprintf("housekeeping of topic \"%s\"", name)))
+			return false;
 		CHECK_FOR_INTERRUPTS();
-		if (outcome == STEP_DONE)
-			continue;
-		if (!extension_installed())
-		{
-			FreeErrorData(error);
-			return false;
-		}
-		if (!topic_after(after, &failed_id, &failed_name))
-		{
-			/* the topic is gone since: nothing of it to keep */
-			FreeErrorData(error);
-			break;
-		}
-		report_step_error(error, psprintf("housekeeping of topic \"%s\"", failed_name));
-		after = failed_id;
 	}
-
-	if (run_step_caught("SELECT mq._housekeeping_sweep()", NULL, &error) == STEP_FAILED)
-	{
-		if (!extension_installed())
-		{
-			FreeErrorData(error);
-			return false;
-		}
-		report_step_error(error, "the sweep of members, leases and nodes");
-	}
-	pgstat_report_stat(true);
+	MemoryContextSwitchTo(round_cxt);
+	if (!run_step_caught("SELECT mq._housekeeping_sweep()", &error) &&
+		!step_failed(error, "the sweep of members, leases and nodes"))
+		return false;
 	return true;
+}
+
+/* One round of housekeeping; false when mqext is not (any more) here. */
+static bool
+worker_run_once(void)
+{
+	static MemoryContext round_cxt = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool here;
+
+	if (round_cxt == NULL)
+		round_cxt = AllocSetContextCreate(TopMemoryContext, "mqext housekeeping round",
+										  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(round_cxt);
+	if (!extension_installed())
+		return false;
+	PG_TRY();
+	{
+		here = worker_round(round_cxt);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * Listing the topics failed: if DROP EXTENSION came between our
+		 * check and the list, leave quietly; anything else is the worker's
+		 * end (the launcher starts another after an interval).
+		 */
+		MemoryContextSwitchTo(cxt);
+		AbortCurrentTransaction();
+		if (extension_installed())
+			PG_RE_THROW();
+		FlushErrorState();
+		here = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	if (here)
+		pgstat_report_stat(true);
+	return here;
 }
 
 void
