@@ -97,7 +97,6 @@ COMMENT ON TABLE mq_data.log IS 'mqext: all record batches of all topics (Kafka 
 CREATE FUNCTION mq._invalidate_cache() RETURNS trigger
     LANGUAGE c
     SET search_path = pg_catalog, pg_temp
-    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_invalidate_cache';
 CREATE TRIGGER topic_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mq.topic
     FOR EACH STATEMENT EXECUTE FUNCTION mq._invalidate_cache();
@@ -392,7 +391,6 @@ CREATE FUNCTION mq._note_topic_change(topic_id integer) RETURNS void
 
 CREATE FUNCTION mq._forget_topic(topic_relid oid) RETURNS void
     LANGUAGE c STRICT
-    SET search_path = pg_catalog, pg_temp
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_forget_topic';
 
