@@ -484,6 +484,18 @@ SELECT pg_sleep(0.3);
 SELECT mq.node_exists('/l/txn');
 COMMIT;
 SELECT mq.node_exists('/l/txn');
+-- a ttl's lease is its node's alone: it ends when the node is deleted ...
+SELECT mq.node_create('/l/ttl2', ttl => '1 hour');
+SELECT split_part(ephemeral_owner, ':', 2)::bigint AS ttl_lease FROM mq.node_get('/l/ttl2') \gset
+SELECT count(*) AS ttl_leases FROM mq.lease WHERE lease_id = :ttl_lease;
+SELECT mq.node_delete('/l/ttl2', lease => :ttl_lease);
+SELECT count(*) AS ttl_leases FROM mq.lease WHERE lease_id = :ttl_lease;
+-- ... while a granted lease outlives its nodes
+SELECT mq.lease_grant('1 hour') AS kept \gset
+SELECT mq.node_create('/l/kept', lease => :kept);
+SELECT mq.node_delete('/l/kept', lease => :kept);
+SELECT count(*) AS kept_leases FROM mq.lease WHERE lease_id = :kept;
+SELECT mq.lease_revoke(:kept);
 
 -------------------------------------------------------------------------------
 -- A session-owned ephemeral node belongs to its session (MQ026).  The other

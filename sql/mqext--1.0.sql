@@ -1601,7 +1601,9 @@ CREATE TABLE mq.lease (
     lease_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     ttl         interval NOT NULL,
     expires_at  timestamptz NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    implicit    boolean NOT NULL DEFAULT false  -- granted by node_create(ttl =>):
+                                                -- ends with its last node
 );
 COMMENT ON TABLE mq.lease IS 'mqext catalog: leases that keep ephemeral nodes alive without a session';
 
@@ -1748,6 +1750,13 @@ BEGIN
             PERFORM mq._note_key_change('node:' || n.parent);
         END IF;
     END IF;
+    -- a ttl's lease was the node's alone: it goes with its last node (else
+    -- it would linger, unused, until it expired)
+    IF TG_OP = 'DELETE' AND n.lease_id IS NOT NULL THEN
+        DELETE FROM mq.lease l
+         WHERE l.lease_id = n.lease_id AND l.implicit
+           AND NOT EXISTS (SELECT 1 FROM mq.node x WHERE x.lease_id = n.lease_id);
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -1854,6 +1863,7 @@ BEGIN
     PERFORM mq._sweep_nodes();
     IF ttl IS NOT NULL THEN
         lid := mq.lease_grant(ttl);
+        UPDATE mq.lease l SET implicit = true WHERE l.lease_id = lid;
     ELSIF lid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mq.lease l WHERE l.lease_id = lid) THEN
         RAISE EXCEPTION 'lease % does not exist', lid USING ERRCODE = 'MQ025';
     END IF;
