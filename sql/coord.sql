@@ -749,6 +749,64 @@ SELECT clock_timestamp() - :'t0'::timestamptz >= interval '190 ms' AS waited;
 SELECT pg_temp.children('/bar/two');
 
 -------------------------------------------------------------------------------
+-- What waiting on the tree needs of its transaction, and what it leaves
+-------------------------------------------------------------------------------
+-- a transaction snapshot would hide the tree's changes while waiting (0A000)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.err($q$SELECT mq.lock('/w/l', 0)$q$);
+SELECT pg_temp.err($q$SELECT mq.elect('/w/e')$q$);
+SELECT pg_temp.err($q$SELECT mq.barrier('/w/b', 2, 0)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_wait('/w', -1, 0)$q$);
+ROLLBACK;
+-- the line is joined and left in transactions of their own, which would
+-- wait for this one's changes to the tree (55000)
+BEGIN;
+SELECT mq.node_create_all('/w/mine');
+SELECT pg_temp.err($q$SELECT mq.lock('/w/l', 0)$q$);
+SELECT pg_temp.err($q$SELECT mq.elect('/w/e')$q$);
+SELECT pg_temp.err($q$SELECT mq.barrier('/w/b', 2, 0)$q$);
+ROLLBACK;
+-- node_wait: no NULL arguments (22004)
+SELECT pg_temp.err($q$SELECT mq.node_wait('/w', NULL, 0)$q$);
+SELECT pg_temp.err($q$SELECT mq.node_wait('/w', -1, NULL)$q$);
+-- the session's start goes to the joining worker in a form every DateStyle
+-- and TimeZone reads back: the node stays this session's, and a sweep
+-- keeps it
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'Asia/Kolkata';
+SELECT mq.lock('/w/ds', 0);
+SELECT n.owner FROM mq.node_children('/w/ds') c, pg_temp.node('/w/ds/' || c) n;
+SELECT mq.node_exists('/w/ds/' || mq.node_children('/w/ds'));
+SELECT mq.unlock('/w/ds');
+RESET DateStyle;
+RESET TimeZone;
+-- a reader that sweeps (here an expired lease's node) holds no lock on the
+-- parent afterwards: another session creates a sibling at once
+CREATE EXTENSION dblink;
+SELECT dblink_connect('w2', format('host=%s port=%s dbname=%s user=%s',
+                                   split_part(current_setting('unix_socket_directories'), ',', 1),
+                                   current_setting('port'), current_database(), current_user));
+SELECT mq.node_create_all('/w/sw');
+SELECT mq.node_create('/w/sw/short', ttl => '100 ms');
+SELECT pg_sleep(0.2);
+BEGIN;
+SELECT mq.node_exists('/w/sw/short');
+SELECT * FROM dblink('w2', $$SET lock_timeout = '2s'; SELECT mq.node_create('/w/sw/sibling')$$) AS t(path text);
+COMMIT;
+SELECT pg_temp.children('/w/sw');
+-- a lock waiter cancelled (statement_timeout) leaves the line: its node
+-- would otherwise take the lock later with nobody knowing
+SELECT * FROM dblink('w2', $$SELECT mq.lock('/w/held', 0)$$) AS t(got boolean);
+SET statement_timeout = '300ms';
+SELECT pg_temp.err($q$SELECT mq.lock('/w/held')$q$);
+RESET statement_timeout;
+SELECT count(*) AS in_line FROM mq.node_children('/w/held');
+SELECT * FROM dblink('w2', $$SELECT mq.unlock('/w/held')$$) AS t(x text);
+SELECT dblink_disconnect('w2');
+DROP EXTENSION dblink;
+SELECT mq.node_delete('/w', recursive => true);
+
+-------------------------------------------------------------------------------
 -- The session ends: its ephemeral nodes go (exit callback), leased ones stay
 -------------------------------------------------------------------------------
 SELECT mq.node_create('/end');

@@ -1692,6 +1692,17 @@ CREATE FUNCTION mq._owner(n mq.node) RETURNS text
            END;
 
 /* Delete ephemeral nodes of ended sessions and of expired leases. */
+/* Sessions that own ephemeral nodes but have ended. */
+CREATE FUNCTION mq._dead_owners() RETURNS TABLE (owner_pid integer, owner_start timestamptz)
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    -- (_session_alive is volatile: it is not pushed below the DISTINCT)
+    SELECT s.owner_pid, s.owner_start
+      FROM (SELECT DISTINCT n.owner_pid, n.owner_start FROM mq.node n WHERE n.owner_pid IS NOT NULL) s
+     WHERE NOT mq._session_alive(s.owner_pid, s.owner_start);
+END;
+
 CREATE FUNCTION mq._sweep_nodes() RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -1699,14 +1710,85 @@ AS $$
 DECLARE
     s record;
 BEGIN
-    FOR s IN SELECT DISTINCT n.owner_pid, n.owner_start FROM mq.node n
-              WHERE n.owner_pid IS NOT NULL LOOP
-        IF NOT mq._session_alive(s.owner_pid, s.owner_start) THEN
-            DELETE FROM mq.node n WHERE n.owner_pid = s.owner_pid AND n.owner_start = s.owner_start;
-        END IF;
+    FOR s IN SELECT * FROM mq._dead_owners() LOOP
+        DELETE FROM mq.node n WHERE n.owner_pid = s.owner_pid AND n.owner_start = s.owner_start;
     END LOOP;
     IF EXISTS (SELECT 1 FROM mq.lease l WHERE l.expires_at < clock_timestamp()) THEN
         DELETE FROM mq.lease l WHERE l.expires_at < clock_timestamp();
+    END IF;
+END
+$$;
+
+CREATE FUNCTION mq._xid_is_mine(x xid) RETURNS boolean
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_xid_is_mine';
+
+/* Has this transaction (or a subtransaction of it) changed the tree? */
+CREATE FUNCTION mq._xact_changed_nodes() RETURNS boolean
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    -- every change writes a row version: the node's own, or its parent's
+    -- (num_children) when it is created or deleted
+    SELECT EXISTS (SELECT 1 FROM mq.node n WHERE mq._xid_is_mine(n.xmin));
+END;
+
+/*
+ * The sweep for functions that read the tree or wait on it: in a
+ * transaction of its own, and only when there is something to sweep.  A
+ * sweep in the caller's transaction would keep the parents of what it
+ * deleted locked until that transaction ends: a reader in a long
+ * transaction would hold up every change under them, and a waiter the very
+ * change it waits for (a holder's unlock).  Where the caller could not see
+ * that transaction's work (its snapshot is the transaction's) or that
+ * transaction would wait for the caller's own changes, the caller sweeps
+ * itself, as functions that change the tree always do.
+ */
+CREATE FUNCTION mq._sweep_nodes_aside() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM mq.lease l WHERE l.expires_at < clock_timestamp())
+       AND NOT EXISTS (SELECT 1 FROM mq._dead_owners()) THEN
+        RETURN;
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' OR mq._xact_changed_nodes() THEN
+        PERFORM mq._sweep_nodes();
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM mq._autonomous('SELECT mq._sweep_nodes()', NULL);
+    EXCEPTION WHEN configuration_limit_exceeded THEN   -- no worker slot free
+        PERFORM mq._sweep_nodes();
+    END;
+END
+$$;
+
+/*
+ * What every function that waits on the tree needs of its transaction: a
+ * fresh snapshot per statement, to see others come and go; and, for one
+ * that joins or leaves a line (in a transaction of its own, which the
+ * caller waits for), no change of its own to the tree, which that
+ * transaction could wait for in turn.
+ */
+CREATE FUNCTION mq._check_can_wait(fn text, joins boolean) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION '% cannot wait in a % transaction', fn, upper(current_setting('transaction_isolation'))
+            USING ERRCODE = '0A000',
+                  DETAIL = 'It must see the tree change while it waits, which a transaction snapshot hides.',
+                  HINT = 'Call it in a READ COMMITTED transaction.';
+    END IF;
+    IF joins AND mq._xact_changed_nodes() THEN
+        RAISE EXCEPTION '% cannot wait in a transaction that changed the coordination tree', fn
+            USING ERRCODE = '55000',
+                  DETAIL = 'It joins and leaves its line in transactions of their own, which would wait for this one.',
+                  HINT = 'Commit those changes first.';
     END IF;
 END
 $$;
@@ -1981,7 +2063,7 @@ CREATE FUNCTION mq._node_get(p text) RETURNS SETOF mq.node
 AS $$
 BEGIN
     PERFORM mq._check_path(p);
-    PERFORM mq._sweep_nodes();
+    PERFORM mq._sweep_nodes_aside();
     RETURN QUERY SELECT * FROM mq.node n WHERE n.path = p;
     IF NOT FOUND THEN
         PERFORM mq._no_node(p);
@@ -2008,7 +2090,7 @@ AS $$
 #variable_conflict use_variable
 BEGIN
     PERFORM mq._check_path(path);
-    PERFORM mq._sweep_nodes();
+    PERFORM mq._sweep_nodes_aside();
     RETURN EXISTS (SELECT 1 FROM mq.node n WHERE n.path = path);
 END
 $$;
@@ -2021,7 +2103,7 @@ AS $$
 #variable_conflict use_variable
 BEGIN
     PERFORM mq._check_path(path);
-    PERFORM mq._sweep_nodes();
+    PERFORM mq._sweep_nodes_aside();
     IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = path) THEN
         PERFORM mq._no_node(path);
     END IF;
@@ -2118,15 +2200,20 @@ CREATE FUNCTION mq.node_wait(path text, known_version integer, timeout_ms intege
 AS $$
 #variable_conflict use_variable
 DECLARE
-    deadline timestamptz := clock_timestamp() + make_interval(secs => greatest(timeout_ms, 0) / 1000.0);
+    deadline timestamptz;
     ep bigint;
     v integer;
     next_expiry timestamptz;
 BEGIN
     PERFORM mq._check_path(path);
+    IF known_version IS NULL OR timeout_ms IS NULL THEN
+        RAISE EXCEPTION 'known_version and timeout_ms must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM mq._check_can_wait('mq.node_wait', false);
+    deadline := clock_timestamp() + make_interval(secs => greatest(timeout_ms, 0) / 1000.0);
     LOOP
         ep := mq._key_epoch('node:' || path);
-        PERFORM mq._sweep_nodes();
+        PERFORM mq._sweep_nodes_aside();
         SELECT x.version INTO v FROM mq.node x WHERE x.path = path;
         IF NOT FOUND AND known_version <> -1 THEN
             RETURN 'deleted';
@@ -2139,7 +2226,7 @@ BEGIN
         -- wake for a change of this node, or when a lease may have expired
         SELECT min(l.expires_at) INTO next_expiry FROM mq.lease l;
         PERFORM mq._wait_key('node:' || path, ep,
-                    greatest(1, (extract(epoch FROM least(deadline, coalesce(next_expiry, deadline)) - clock_timestamp()) * 1000)::integer + 1));
+                    greatest(1, least(3600000, (extract(epoch FROM least(deadline, coalesce(next_expiry, deadline)) - clock_timestamp()) * 1000)::bigint + 1))::integer);
     END LOOP;
     RETURN 'timeout';
 END
@@ -2211,7 +2298,11 @@ BEGIN
     END IF;
     mine := mq._autonomous('SELECT mq._join_line($1, $2, $3, $4, $5, $6)',
                            ARRAY[dir, base, encode(data, 'hex'), pg_backend_pid()::text,
-                                 mq._session_start()::text, lease::text]);
+                                 -- ISO 8601 in UTC: read back the same whatever
+                                 -- the worker's DateStyle and TimeZone
+                                 to_char(mq._session_start() AT TIME ZONE 'UTC',
+                                         'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                 lease::text]);
     IF lease IS NULL THEN
         PERFORM mq._bind_session();
     END IF;
@@ -2256,38 +2347,50 @@ BEGIN
     deadline := CASE WHEN timeout_ms = -1 THEN 'infinity'::timestamptz
                      ELSE clock_timestamp() + make_interval(secs => timeout_ms / 1000.0) END;
     PERFORM mq._check_path(dir);
-    PERFORM mq._sweep_nodes();
+    PERFORM mq._check_can_wait(CASE WHEN leave_on_timeout THEN 'mq.lock' ELSE 'mq.elect' END, true);
+    PERFORM mq._sweep_nodes_aside();
     mine := mq._queue_mine(dir, prefix, lease);
     IF mine IS NULL THEN
         mine := mq._join_line_now(dir, base, data, lease);
     END IF;
-    LOOP
-        SELECT n.path INTO pred FROM mq.node n
-         WHERE n.parent = dir AND starts_with(n.path, base) AND n.path < mine
-         ORDER BY n.path DESC LIMIT 1;
-        IF pred IS NULL THEN
-            RETURN true;
-        END IF;
-        -- read the predecessor's epoch, then make sure it is still there
-        ep := mq._key_epoch('node:' || pred);
-        PERFORM mq._sweep_nodes();
-        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = pred) THEN
-            CONTINUE;
-        END IF;
-        IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = mine) THEN
-            RAISE EXCEPTION 'our node "%" is gone', mine
-                USING ERRCODE = 'MQ025', DETAIL = 'Its lease expired or it was deleted.';
-        END IF;
-        IF clock_timestamp() >= deadline THEN
-            IF leave_on_timeout THEN
-                PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+    BEGIN
+        LOOP
+            SELECT n.path INTO pred FROM mq.node n
+             WHERE n.parent = dir AND starts_with(n.path, base) AND n.path < mine
+             ORDER BY n.path DESC LIMIT 1;
+            IF pred IS NULL THEN
+                RETURN true;
             END IF;
-            RETURN false;
+            -- read the predecessor's epoch, then make sure it is still there
+            ep := mq._key_epoch('node:' || pred);
+            PERFORM mq._sweep_nodes_aside();
+            IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = pred) THEN
+                CONTINUE;
+            END IF;
+            IF NOT EXISTS (SELECT 1 FROM mq.node n WHERE n.path = mine) THEN
+                RAISE EXCEPTION 'our node "%" is gone', mine
+                    USING ERRCODE = 'MQ025', DETAIL = 'Its lease expired or it was deleted.';
+            END IF;
+            IF clock_timestamp() >= deadline THEN
+                IF leave_on_timeout THEN
+                    PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+                END IF;
+                RETURN false;
+            END IF;
+            SELECT min(l.expires_at) INTO next_expiry FROM mq.lease l;
+            PERFORM mq._wait_key('node:' || pred, ep,
+                        greatest(1, least(3600000, (extract(epoch FROM least(deadline, coalesce(next_expiry, deadline)) - clock_timestamp()) * 1000)::bigint + 1))::integer);
+        END LOOP;
+    EXCEPTION WHEN query_canceled OR others THEN
+        -- a lock waiter cancelled (statement_timeout, a cancel request) or
+        -- failed leaves the line, or its node would take the lock later
+        -- with nobody knowing; a candidate keeps its place, as after a
+        -- timeout
+        IF leave_on_timeout THEN
+            PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
         END IF;
-        SELECT min(l.expires_at) INTO next_expiry FROM mq.lease l;
-        PERFORM mq._wait_key('node:' || pred, ep,
-                    greatest(1, least(3600000, (extract(epoch FROM least(deadline, coalesce(next_expiry, deadline)) - clock_timestamp()) * 1000)::bigint + 1))::integer);
-    END LOOP;
+        RAISE;
+    END;
 END
 $$;
 
@@ -2305,7 +2408,7 @@ AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM mq._check_path(election);
-    PERFORM mq._sweep_nodes();
+    PERFORM mq._sweep_nodes_aside();
     RETURN QUERY SELECT n.path::text, n.data FROM mq.node n
                   WHERE n.parent = election
                     AND starts_with(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_')
@@ -2344,7 +2447,7 @@ DECLARE
     lead text;
 BEGIN
     PERFORM mq._check_path(election);
-    PERFORM mq._sweep_nodes();
+    PERFORM mq._sweep_nodes_aside();
     -- lock the leader's node: it cannot be deleted (nor a successor lead)
     -- before the caller's transaction ends
     SELECT n.path INTO lead FROM mq.node n
@@ -2405,26 +2508,33 @@ BEGIN
     deadline := CASE WHEN timeout_ms = -1 THEN 'infinity'::timestamptz
                      ELSE clock_timestamp() + make_interval(secs => timeout_ms / 1000.0) END;
     PERFORM mq._check_path(path);
-    PERFORM mq._sweep_nodes();
+    PERFORM mq._check_can_wait('mq.barrier', true);
+    PERFORM mq._sweep_nodes_aside();
     mine := mq._queue_mine(path, 'p-', lease);
     IF mine IS NULL THEN
         mine := mq._join_line_now(path, path || CASE WHEN path = '/' THEN '' ELSE '/' END || 'p-',
                                   NULL, lease);
     END IF;
-    LOOP
-        ep := mq._key_epoch('node:' || path);
-        PERFORM mq._sweep_nodes();
-        SELECT n.num_children INTO arrived FROM mq.node n WHERE n.path = barrier.path;
-        IF arrived >= participants THEN
-            RETURN true;
-        END IF;
-        IF clock_timestamp() >= deadline THEN
-            PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
-            RETURN false;
-        END IF;
-        PERFORM mq._wait_key('node:' || path, ep,
-                    greatest(1, least(3600000, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::bigint + 1))::integer);
-    END LOOP;
+    BEGIN
+        LOOP
+            ep := mq._key_epoch('node:' || path);
+            PERFORM mq._sweep_nodes_aside();
+            SELECT n.num_children INTO arrived FROM mq.node n WHERE n.path = barrier.path;
+            IF arrived >= participants THEN
+                RETURN true;
+            END IF;
+            IF clock_timestamp() >= deadline THEN
+                PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+                RETURN false;
+            END IF;
+            PERFORM mq._wait_key('node:' || path, ep,
+                        greatest(1, least(3600000, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::bigint + 1))::integer);
+        END LOOP;
+    EXCEPTION WHEN query_canceled OR others THEN
+        -- cancelled or failed: leave, or the others would count us
+        PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+        RAISE;
+    END;
 END
 $$;
 COMMENT ON FUNCTION mq.barrier(text, integer, integer, bigint) IS 'arrive at the barrier at path and wait until participants have arrived; on timeout leave it and return false';

@@ -109,7 +109,7 @@ MqRunAutonomous(const char *sql, int nargs, const char *const *args)
 	if (!RegisterDynamicBackgroundWorker(&w, &handle))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a background worker to join the line"),
+				 errmsg("could not start a background worker for an autonomous transaction"),
 				 errhint("Raise max_worker_processes.")));
 	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
 		(void) WaitForBackgroundWorkerShutdown(handle);
@@ -119,7 +119,7 @@ MqRunAutonomous(const char *sql, int nargs, const char *const *args)
 		dsm_detach(seg);
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("the background worker joining the line ended without an answer")));
+				 errmsg("the background worker of an autonomous transaction ended without an answer")));
 	}
 	if (job->failed)
 	{
@@ -228,4 +228,17 @@ mq_autonomous(PG_FUNCTION_ARGS)
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(result));
+}
+
+PG_FUNCTION_INFO_V1(mq_xid_is_mine);
+
+/*
+ * mq._xid_is_mine(xid): was a row version written by this transaction or
+ * one of its subtransactions?  An autonomous transaction must not be
+ * waited for by a caller that holds what it may need.
+ */
+Datum
+mq_xid_is_mine(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(TransactionIdIsCurrentTransactionId(DatumGetTransactionId(PG_GETARG_DATUM(0))));
 }
