@@ -112,3 +112,26 @@ SELECT bool_and(EXISTS (SELECT 1 FROM mq.decode_batch(l.batch))) AS all_decode,
   FROM mq_data.log l;
 
 SELECT mq.drop_topic(topic) FROM mq.topics ORDER BY topic;
+
+-- text in a database that is not UTF-8 is stored as UTF-8: converted from
+-- LATIN1; under SQL_ASCII, and the empty string everywhere, as given (the
+-- conversion hands those back unconverted, and unterminated)
+CREATE DATABASE mq_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+CREATE DATABASE mq_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+CREATE EXTENSION dblink;
+CREATE FUNCTION pg_temp.in_db(d text, q text) RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT x FROM dblink(format('host=%s port=%s dbname=%s user=%s',
+                                split_part(current_setting('unix_socket_directories'), ',', 1),
+                                current_setting('port'), d, current_user), q) AS t(x text)
+$$;
+SELECT d, pg_temp.in_db(d, 'CREATE EXTENSION mqext; SELECT mq.create_topic(''enc'')::text'),
+       pg_temp.in_db(d, $$SELECT count(*)::text FROM (VALUES ('é', ''), ('', 'abc'), ('abc', NULL)) x(v, k),
+                               mq.produce('enc', v, k)$$)
+  FROM unnest(ARRAY['mq_latin1', 'mq_ascii']) d;
+SELECT d, pg_temp.in_db(d, $$SELECT format('%s: key %s, value %s', "offset", coalesce(encode(key, 'hex'), 'null'),
+                                          encode(value, 'hex'))
+                              FROM mq.fetch('enc', 0, 0)$$)
+  FROM unnest(ARRAY['mq_latin1', 'mq_ascii']) d;
+DROP EXTENSION dblink;
+DROP DATABASE mq_latin1;
+DROP DATABASE mq_ascii;

@@ -74,8 +74,18 @@ payload(Datum d, bool isnull, PayloadKind kind, const uint8_t **p, int32 *len)
 
 		if (kind == PAYLOAD_TEXT && GetDatabaseEncoding() != PG_UTF8)
 		{
-			data = pg_server_to_any(data, n, PG_UTF8);
-			n = strlen(data);
+			/*
+			 * A converted string is a new, terminated one; but an empty
+			 * string, or any under SQL_ASCII, comes back as it was given:
+			 * not terminated, and its length is still n.
+			 */
+			const char *utf8 = pg_server_to_any(data, n, PG_UTF8);
+
+			if (utf8 != data)
+			{
+				data = utf8;
+				n = strlen(utf8);
+			}
 		}
 		*p = (const uint8_t *) data;
 		*len = n;
