@@ -86,7 +86,9 @@ SELECT mq.offset_for_time('tt', 0, '2000-01-01+00') AS before_all,
        mq.offset_for_time('tt', 0, '2024-01-01 00:00:01+00') AS exact,
        mq.offset_for_time('tt', 0, '2024-01-01 00:00:01.0005+00') AS sub_ms,
        mq.offset_for_time('tt', 0, '2024-01-01 00:00:02+00') AS between,
-       mq.offset_for_time('tt', 0, '2030-01-01+00') AS after_all;
+       mq.offset_for_time('tt', 0, '2030-01-01+00') AS after_all,
+       mq.offset_for_time('tt', 0, '-infinity') AS minus_infinity,
+       mq.offset_for_time('tt', 0, 'infinity') AS infinity;
 -- out-of-order CreateTime: the first offset whose timestamp qualifies
 SELECT count(*) FROM mq.produce('tt', 'e', ts => '2024-01-01 00:00:02+00');
 SELECT mq.offset_for_time('tt', 0, '2024-01-01 00:00:02+00');

@@ -60,6 +60,9 @@ SELECT pg_temp.err($q$SELECT mq.produce('h', 'v'::bytea, headers => '{"n": {"x":
 SELECT mq.create_topic('t', 1);
 SELECT ts FROM mq.produce('t', 'old'::bytea, ts => '2001-02-03 04:05:06.789+00');
 SELECT "offset", ts FROM mq.fetch('t', 0, 0);
+-- (a finite one: 22008)
+SELECT pg_temp.err($q$SELECT mq.produce('t', 'x'::bytea, ts => 'infinity')$q$);
+SELECT pg_temp.err($q$SELECT mq.produce('t', 'x'::text, ts => '-infinity')$q$);
 -- ... or the wall clock at append, not the transaction start
 BEGIN;
 SELECT pg_sleep(0.05);

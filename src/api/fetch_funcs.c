@@ -166,11 +166,17 @@ mq_offset_for_time(PG_FUNCTION_ARGS)
 	MqTopic    *topic;
 	int32		partition = PG_GETARG_INT32(1);
 	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(2);
-	int64		ms = MqTimestamptzToMs(ts);
+	int64		ms;
 	int64		offset;
 
 	MqRequirePreload();
 	topic = MqTopicLookup(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	/* no record is that late; every record is later than -infinity */
+	if (TIMESTAMP_IS_NOEND(ts))
+		PG_RETURN_NULL();
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		ts = MIN_TIMESTAMP;
+	ms = MqTimestamptzToMs(ts);
 	/* a timestamp within a millisecond counts as that millisecond */
 	if (ts % 1000 != 0)
 		ms++;

@@ -151,6 +151,10 @@ produce_one(FunctionCallInfo fcinfo, PayloadKind kind)
 		rec.headers = MqHeadersFromJsonb(PG_GETARG_JSONB_P(3), &rec.num_headers);
 	rec.has_ts = !PG_ARGISNULL(5);
 	rec.ts = rec.has_ts ? PG_GETARG_TIMESTAMPTZ(5) : 0;
+	if (rec.has_ts && TIMESTAMP_NOT_FINITE(rec.ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a record's timestamp must be finite")));
 
 	MqProduce(topic, &rec, 1, partition_arg(fcinfo, 4),
 			  producer_args(fcinfo, 6, &pargs), &res);
