@@ -104,6 +104,12 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 		MqSegmentOpenId(app->topic, segment_id, RowExclusiveLock, &app->seg);
 		app->seg.index_info = BuildIndexInfo(app->seg.index);
 	}
+	/*
+	 * From here on this transaction holds the partition's LSO back: its
+	 * end, commit or abort (even of an insert below that fails), moves the
+	 * LSO and must wake the partition's pollers.
+	 */
+	MqNoteAppend(app->topic->topic_id);
 	MqBatchSetBaseOffset((uint8_t *) VARDATA(batch), base);
 
 	values[Anum_mq_log_topic_id - 1] = Int32GetDatum(app->topic->topic_id);
@@ -129,7 +135,6 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 
 	heap_freetuple(tup);
 
-	MqNoteAppend(app->topic->topic_id);
 	if (app->topic->notify)
 		MqWatchNoteAppend(app->topic->name, partition, base + hdr->last_offset_delta);
 	return base;
