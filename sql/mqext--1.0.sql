@@ -1053,17 +1053,46 @@ AS $$
 DECLARE
     g text;
 BEGIN
-    -- ephemeral nodes of this session (mq.node is created further down; the
-    -- body is only parsed when called)
-    DELETE FROM mq.node n WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start();
+    -- The session is ending, with interrupts held off: nothing here may
+    -- wait for another transaction, since neither pg_terminate_backend nor
+    -- lock_timeout could end the wait, and the backend would hang on until
+    -- that transaction ended.  So every row this would change is locked
+    -- first without waiting; what someone else holds is left to the sweeps,
+    -- which remove a dead session's nodes and members all the same.
+    -- (mq.node is created further down; the body is only parsed when
+    -- called.)
+    BEGIN
+        PERFORM 1 FROM mq.node n
+         WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start()
+           FOR UPDATE NOWAIT;
+        -- their parents' children counts
+        PERFORM 1 FROM mq.node p
+         WHERE p.path IN (SELECT n.parent FROM mq.node n
+                           WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start())
+           FOR NO KEY UPDATE NOWAIT;
+        DELETE FROM mq.node n WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start();
+    EXCEPTION WHEN lock_not_available THEN
+        NULL;
+    END;
     FOR g IN SELECT DISTINCT m.group_id FROM mq.group_member m
               WHERE m.session_bound AND m.session_pid = pg_backend_pid()
                 AND m.session_start = mq._session_start() ORDER BY 1 LOOP
-        PERFORM 1 FROM mq.consumer_group cg WHERE cg.group_id = g FOR NO KEY UPDATE;
-        DELETE FROM mq.group_member m
-         WHERE m.group_id = g AND m.session_bound AND m.session_pid = pg_backend_pid()
-           AND m.session_start = mq._session_start();
-        PERFORM mq._rebalance(g);
+        BEGIN
+            -- the group and everything its rebalance may change
+            PERFORM 1 FROM mq.consumer_group cg WHERE cg.group_id = g FOR NO KEY UPDATE NOWAIT;
+            PERFORM 1 FROM mq.group_member m WHERE m.group_id = g FOR UPDATE NOWAIT;
+            PERFORM 1 FROM mq.group_assignment a WHERE a.group_id = g FOR UPDATE NOWAIT;
+            -- (the new assignment rows' foreign keys share-lock their topics)
+            PERFORM 1 FROM mq.topic t
+             WHERE t.name IN (SELECT unnest(m.topics) FROM mq.group_member m WHERE m.group_id = g)
+               FOR KEY SHARE NOWAIT;
+            DELETE FROM mq.group_member m
+             WHERE m.group_id = g AND m.session_bound AND m.session_pid = pg_backend_pid()
+               AND m.session_start = mq._session_start();
+            PERFORM mq._rebalance(g);
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
     END LOOP;
 END
 $$;

@@ -21,6 +21,8 @@
 #   4. Partitions added to a subscribed topic reach the members without
 #      re-subscribing: members blocked in mq.poll wake up, and the new
 #      partitions are assigned and read.
+#   5. A session's exit callback never waits for another transaction: the
+#      session ends at once, and what it could not clean up is swept.
 #
 # Latencies are printed in the test names.
 use strict;
@@ -342,6 +344,37 @@ foreach my $c (@cases)
 		'grow: the members read the records of the new partitions');
 	is(join(',', values %got), '1,1,1,1', 'grow: each once');
 	$A->quit;
+	$B->quit;
+}
+
+# 5. A session never hangs in its exit callback: while another session's
+# open transaction holds the group (a join not yet committed) and the
+# parent of its ephemeral node (a sibling created, not yet committed), the
+# leaving session ends at once, leaving its member and node to the sweeps;
+# once that transaction commits, the next poll removes the member and the
+# next node call the node.
+{
+	my $g = 'x';
+	my $A = MqTest::Session->new($node, 'exit-a');
+	my $B = MqTest::Session->new($node, 'exit-b');
+	$mon->query_safe(q{SELECT mq.node_create('/x')});
+	$A->query_safe(qq{SELECT mq.subscribe('$g', ARRAY['m']); SELECT mq.node_create('/x/a', ephemeral => true)});
+	$B->query_safe(qq{BEGIN; SELECT mq.subscribe('$g', ARRAY['m'], 'pooled'); SELECT mq.node_create('/x/b')});
+	my $pid = $A->backend_pid;
+	my $t0 = time;
+	$A->quit;
+	ok($mon->wait_backend_gone($pid), 'exit: the session ended');
+	my $took = time - $t0;
+	ok($took < 2, 'exit: without waiting for the open transaction that holds its group and node parent ('
+		  . ms($took) . ')');
+	is($mon->query_safe(qq{SELECT count(*) FROM mq.group_member WHERE group_id = '$g'}), '1',
+		'exit: its member is left for the sweep (the join is not committed yet)');
+	$B->query_safe('COMMIT');
+	$B->query_safe(qq{SELECT count(*) FROM mq.poll('$g', member_id => 'pooled')});
+	is($mon->query_safe(qq{SELECT string_agg(member_id, ',') FROM mq.group_members WHERE group_id = '$g'}),
+		'pooled', 'exit: the next poll swept the member');
+	is($mon->query_safe(q{SELECT array_to_string(array(SELECT mq.node_children('/x')), ',')}), 'b',
+		'exit: the next node call swept the node');
 	$B->quit;
 }
 
