@@ -984,6 +984,12 @@ CREATE FUNCTION mq._member_expired(m mq.group_member) RETURNS boolean
 /*
  * Remove failed members (mq._member_expired), and rebalance when that or a
  * topic's partition count changed.  Returns true when it rebalanced.
+ *
+ * Called by every poll, so it must leave nothing behind when it does
+ * nothing: whatever it locks, it locks in a subtransaction that it rolls
+ * back unless it rebalanced (MQ099, never seen outside), so that a poll in
+ * a long transaction does not hold the group, and with it every join and
+ * leave, until it ends.
  */
 CREATE FUNCTION mq._sweep(p_group text) RETURNS boolean
     LANGUAGE plpgsql
@@ -994,53 +1000,64 @@ DECLARE
     resized boolean;
     removed integer;
     waited boolean := false;
-    saved text;
+    saved text := current_setting('lock_timeout');
 BEGIN
-    LOOP
-        SELECT EXISTS (SELECT 1 FROM mq.group_member m
-                        WHERE m.group_id = p_group AND mq._member_expired(m)),
-               (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
-               <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
-                    WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
-                                      WHERE m.group_id = p_group))
-          INTO expired, resized;
-        IF NOT expired AND NOT resized THEN
-            RETURN false;
-        END IF;
-        PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE SKIP LOCKED;
-        EXIT WHEN FOUND;
-        IF waited THEN
-            RETURN false;                   -- the group is gone
-        END IF;
-        -- Another transaction is changing the group (a join, a leave, the
-        -- worker's sweep), likely rebalancing for the same reason: wait a
-        -- moment, then look again, so that our caller sees the new
-        -- assignment now rather than at its next poll.  Only a moment, and
-        -- giving up quietly: it may be waiting for assignment rows that our
-        -- own transaction holds (an earlier poll in it), and it will
-        -- rebalance anyway.  (Under REPEATABLE READ its update of the group
-        -- is a serialization failure for us: the same, give up.)
-        waited := true;
-        saved := current_setting('lock_timeout');
-        BEGIN
+    -- the common case, nothing to do, without a subtransaction
+    SELECT EXISTS (SELECT 1 FROM mq.group_member m
+                    WHERE m.group_id = p_group AND mq._member_expired(m)),
+           (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
+           <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
+                WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
+                                  WHERE m.group_id = p_group))
+      INTO expired, resized;
+    IF NOT expired AND NOT resized THEN
+        RETURN false;
+    END IF;
+    BEGIN
+        LOOP
+            PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE SKIP LOCKED;
+            EXIT WHEN FOUND;
+            IF waited THEN
+                RAISE SQLSTATE 'MQ099';     -- the group is gone
+            END IF;
+            -- Another transaction is changing the group (a join, a leave,
+            -- the worker's sweep), likely rebalancing for the same reason:
+            -- wait a moment, then look again, so that our caller sees the
+            -- new assignment now rather than at its next poll.  Only a
+            -- moment, and giving up quietly: it may be waiting for
+            -- assignment rows that our own transaction holds (an earlier
+            -- poll in it), and it will rebalance anyway.  (Under REPEATABLE
+            -- READ its update of the group is a serialization failure for
+            -- us: the same, give up.)
+            waited := true;
             PERFORM set_config('lock_timeout', '200ms', true);
             PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE;
             PERFORM set_config('lock_timeout', saved, true);
-        EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
-            RETURN false;
-        END;
-    END LOOP;
-    -- a row locked by its member's open transaction (one that polled) is a
-    -- member alive: never wait for it
-    DELETE FROM mq.group_member m
-     WHERE m.ctid = ANY (ARRAY(SELECT x.ctid FROM mq.group_member x
-                                WHERE x.group_id = p_group AND mq._member_expired(x)
-                                  FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS removed = ROW_COUNT;
-    IF removed = 0 AND NOT resized THEN
+        END LOOP;
+        -- under the group's lock: what is there to do now?
+        SELECT (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
+               <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
+                    WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
+                                      WHERE m.group_id = p_group))
+          INTO resized;
+        -- A row locked by its member's open transaction (one that polled)
+        -- is a member alive: never wait for it.  Its assignment rows may
+        -- still be locked by that transaction (a seek, a commit): waiting
+        -- for those is bounded too.
+        PERFORM set_config('lock_timeout', '200ms', true);
+        DELETE FROM mq.group_member m
+         WHERE m.ctid = ANY (ARRAY(SELECT x.ctid FROM mq.group_member x
+                                    WHERE x.group_id = p_group AND mq._member_expired(x)
+                                      FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS removed = ROW_COUNT;
+        PERFORM set_config('lock_timeout', saved, true);
+        IF removed = 0 AND NOT resized THEN
+            RAISE SQLSTATE 'MQ099';         -- nothing to do: let go of the group
+        END IF;
+        PERFORM mq._rebalance(p_group);
+    EXCEPTION WHEN SQLSTATE 'MQ099' OR lock_not_available OR deadlock_detected OR serialization_failure THEN
         RETURN false;
-    END IF;
-    PERFORM mq._rebalance(p_group);
+    END;
     RETURN true;
 END
 $$;
