@@ -376,6 +376,24 @@ SELECT generation FROM mq.groups WHERE group_id = 'grow';
 SELECT * FROM pg_temp.poll('grow', 500, 'a2');
 
 -------------------------------------------------------------------------------
+-- A member that comes back late from its work (past half its session
+-- timeout since its last poll) is not put to sleep into its expiry: its
+-- poll returns at once; the next one waits as usual
+-------------------------------------------------------------------------------
+SELECT mq.create_topic('g.late', 1);
+SELECT mq.subscribe('late', ARRAY['g.late'], 'm', '{"session.timeout.ms": 4000}');
+SELECT count(*) FROM mq.poll('late', member_id => 'm');
+SELECT pg_sleep(2.2);
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM mq.poll('late', timeout_ms => 3000, member_id => 'm');
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 s' AS returned_at_once;
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM mq.poll('late', timeout_ms => 300, member_id => 'm');
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '290 ms' AS waited;
+SELECT mq.unsubscribe('late', 'm');
+SELECT mq.drop_topic('g.late');
+
+-------------------------------------------------------------------------------
 -- A member with a member id that stops polling leaves after
 -- session.timeout.ms
 -------------------------------------------------------------------------------

@@ -1284,10 +1284,16 @@ BEGIN
     m := mq._member(poll.group_id, poll.member_id);
     want := least(poll.max_records, (m.config->>'max.poll.records')::integer);
     -- the poll is also the heartbeat: never sleep past half the session
-    -- timeout or half the poll interval
-    deadline := clock_timestamp() + make_interval(secs => least(poll.timeout_ms,
-                    (m.config->>'session.timeout.ms')::integer / 2,
-                    (m.config->>'max.poll.interval.ms')::integer / 2) / 1000.0);
+    -- timeout or half the poll interval, counted from the member's last
+    -- poll (the one the others see), not from this one's start: a member
+    -- that comes back late from its work must not sleep into its expiry
+    deadline := least(clock_timestamp() + make_interval(secs => least(poll.timeout_ms,
+                          (m.config->>'session.timeout.ms')::integer / 2,
+                          (m.config->>'max.poll.interval.ms')::integer / 2) / 1000.0),
+                      m.last_poll + make_interval(secs =>
+                          CASE WHEN m.session_bound THEN (m.config->>'max.poll.interval.ms')::numeric
+                               ELSE least((m.config->>'session.timeout.ms')::numeric,
+                                          (m.config->>'max.poll.interval.ms')::numeric) END / 2000));
 
     LOOP
         epoch := mq._key_epoch(m.group_id);
