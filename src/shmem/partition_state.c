@@ -36,6 +36,8 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
+
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -123,6 +125,22 @@ MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 	uint64		gen;
 
 	MqRequirePreload();
+
+	/*
+	 * A standby sees the primary's committed batches but not its appends in
+	 * flight: it cannot tell an offset still in flight from an aborted one,
+	 * so it could neither keep records above the last stable offset hidden
+	 * nor, once promoted, know where the offsets go on.  Refusing here also
+	 * means no slot is ever built during recovery: after a promotion every
+	 * slot is rebuilt from storage as after a restart.
+	 */
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("mqext cannot read or write a topic's partitions during recovery"),
+				 errdetail("A standby cannot tell offsets in flight on the primary from aborted ones, "
+						   "so it could return records above the last stable offset."),
+				 errhint("Read from the primary.")));
 
 	gen = pg_atomic_read_u64(&MqShared->slots_generation);
 	if (local_slots == NULL || gen != local_generation)
