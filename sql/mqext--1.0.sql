@@ -1272,6 +1272,7 @@ DECLARE
     c_tid integer[];
     c_part integer[];
     c_pos bigint[];
+    c_gen integer[];
     epoch bigint;
     lso bigint;
 BEGIN
@@ -1302,7 +1303,7 @@ BEGIN
         wrote := rebalanced;
         got := '{}';
         w_topics := '{}'; w_parts := '{}'; w_pos := '{}';
-        c_tid := '{}'; c_part := '{}'; c_pos := '{}';
+        c_tid := '{}'; c_part := '{}'; c_pos := '{}'; c_gen := '{}';
 
         -- read, without locks, from the partitions we own, least recently served first
         FOR a IN SELECT t.name, ga.topic_id, ga.partition, ga.position, ga.generation
@@ -1336,6 +1337,7 @@ BEGIN
             c_tid := c_tid || a.topic_id;
             c_part := c_part || a.partition;
             c_pos := c_pos || pos;
+            c_gen := c_gen || a.generation;
             w_topics := w_topics || a.name;
             w_parts := w_parts || a.partition;
             IF cardinality(got) >= want THEN
@@ -1386,10 +1388,13 @@ BEGIN
            FOR KEY SHARE OF ga SKIP LOCKED;
         INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
         SELECT m.group_id, c.t, c.p, c.pos
-          FROM unnest(c_tid, c_part, c_pos) c(t, p, pos)
+          FROM unnest(c_tid, c_part, c_pos, c_gen) c(t, p, pos, gen)
           JOIN mq.group_assignment ga
             ON ga.group_id = m.group_id AND ga.topic_id = c.t AND ga.partition = c.p
            AND ga.member_id = m.member_id
+           -- still the assignment we read the position from: a partition
+           -- that went away and came back meanwhile has a newer one
+           AND ga.generation = c.gen
         ON CONFLICT (group_id, topic_id, partition) DO UPDATE
            SET committed_offset = EXCLUDED.committed_offset, committed_at = now()
          WHERE o.committed_offset IS DISTINCT FROM EXCLUDED.committed_offset;
