@@ -293,6 +293,8 @@ SELECT mq.seek('sk', 'g.ts', 0, '2020-01-02 12:00:00+00'::timestamptz, 's');
 SELECT * FROM pg_temp.poll('sk', 500, 's');
 -- after the last record: the end of the log
 SELECT mq.seek('sk', 'g.ts', 0, '2030-01-01 00:00:00+00'::timestamptz, 's');
+SELECT pg_temp.err($q$SELECT mq.seek('sk', 'g.ts', 0, NULL::timestamptz, 's')$q$);
+SELECT pg_temp.err($q$SELECT mq.seek('sk', 'g.ts', NULL, 1::bigint, 's')$q$);
 SELECT * FROM pg_temp.poll('sk', 500, 's');
 SELECT "offset" FROM mq.produce('g.ts', 'later', ts => '2020-01-04 00:00:00+00');
 SELECT * FROM pg_temp.poll('sk', 500, 's');
@@ -332,6 +334,10 @@ SELECT mq.reset_offsets('pa', 'g.p', 'latest');
 SELECT * FROM pg_temp.lag('pa');
 SELECT mq.reset_offsets('pa', 'g.p', '1');
 SELECT * FROM pg_temp.lag('pa');
+-- an offset past the end is kept within the log, as Kafka's tool does
+SELECT mq.reset_offsets('pa', 'g.p', '1000000000000000000000');
+SELECT * FROM pg_temp.lag('pa');
+SELECT mq.reset_offsets('pa', 'g.p', '1');
 SELECT pg_temp.err($q$SELECT mq.reset_offsets('pa', 'g.p', 'bogus')$q$);
 SELECT pg_temp.err($q$SELECT mq.reset_offsets('pa', 'g.p', '-1')$q$);
 SELECT pg_temp.err($q$SELECT mq.reset_offsets('pa', 'g.p', NULL)$q$);

@@ -1422,6 +1422,9 @@ BEGIN
     IF tid IS NULL THEN
         RAISE EXCEPTION 'topic "%" does not exist', p_topic USING ERRCODE = '42704';
     END IF;
+    IF p_partition IS NULL THEN
+        RAISE EXCEPTION 'partition must not be null' USING ERRCODE = '22004';
+    END IF;
     IF for_update THEN
         PERFORM 1 FROM mq.group_assignment ga
          WHERE ga.group_id = m.group_id AND ga.topic_id = tid AND ga.partition = p_partition
@@ -1520,6 +1523,9 @@ DECLARE
     m mq.group_member := mq._member(seek.group_id, seek.member_id);
     tid integer;
 BEGIN
+    IF seek.ts IS NULL THEN
+        RAISE EXCEPTION 'ts must not be null' USING ERRCODE = '22004';
+    END IF;
     tid := mq._owned(m, seek.topic, seek.partition, true, 'seek');
     UPDATE mq.group_assignment ga
        SET position = coalesce(mq.offset_for_time(seek.topic, seek.partition, seek.ts),
@@ -1570,7 +1576,10 @@ BEGIN
     SELECT reset_offsets.group_id, tid, p,
            CASE WHEN target = 'earliest' THEN mq.earliest_offset(reset_offsets.topic, p)
                 WHEN target = 'latest' THEN mq.latest_offset(reset_offsets.topic, p)
-                WHEN target ~ '^[0-9]+$' THEN target::bigint
+                -- an offset is kept within the log, as Kafka's tool does
+                WHEN target ~ '^[0-9]+$' THEN greatest(mq.earliest_offset(reset_offsets.topic, p),
+                                                       least(target::numeric,
+                                                             mq.latest_offset(reset_offsets.topic, p))::bigint)
                 ELSE coalesce(mq.offset_for_time(reset_offsets.topic, p, target::timestamptz),
                               mq.latest_offset(reset_offsets.topic, p)) END
       FROM generate_series(0, nparts - 1) p
