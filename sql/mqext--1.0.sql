@@ -2818,7 +2818,7 @@ BEGIN
                      - (cfg->>'delete.retention.ms')::bigint),
                     (cfg->>'min.cleanable.dirty.ratio')::double precision);
         PERFORM set_config('lock_timeout', '0', true);
-    EXCEPTION WHEN lock_not_available THEN
+    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
         PERFORM set_config('lock_timeout', '0', true);
     END;
 END

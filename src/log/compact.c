@@ -391,7 +391,12 @@ rewrite_segment(Compactor *c, int seg, Rewriter *w)
 	table_close(w->heap, NoLock);
 	CommandCounterIncrement();
 
-	/* swap: the old relation goes, the new one takes its name and place */
+	/*
+	 * swap: the old relation goes, the new one takes its name and place.
+	 * Dropping a partition locks its parent, the topic's log, too: take
+	 * that first, as readers take the two, and without queueing them.
+	 */
+	MqSegmentLockPolitely(c->topic->relid, AccessExclusiveLock, 1000);
 	MqSegmentLockPolitely(MqSegmentRelid(segid), AccessExclusiveLock, 1000);
 
 	/*
