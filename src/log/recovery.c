@@ -7,8 +7,11 @@
  * first time a backend needs a partition's counter, it is set to the last
  * offset of the newest committed batch plus one (or the log start offset,
  * if larger).  Batches of transactions that never committed are invisible,
- * so their offsets may be handed out again; no reader ever saw them.
- * Committed offsets are never reused.
+ * so their offsets may be handed out again: no reader ever saw a record at
+ * them, but one may have seen the last stable offset pass them, and a
+ * position taken from it (auto.offset.reset=latest on an idle partition)
+ * then lies above the reissued offsets.  Committed offsets are never
+ * reused.
  *
  *-------------------------------------------------------------------------
  */
