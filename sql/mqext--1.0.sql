@@ -2894,6 +2894,12 @@ CREATE FUNCTION mq._stats(OUT topic_relid oid, OUT partition integer, OUT record
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_stats';
 
+CREATE FUNCTION mq._slots_in_use() RETURNS integer
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_slots_in_use';
+COMMENT ON FUNCTION mq._slots_in_use() IS 'internal: partitions with state in shared memory, in all databases (at most mqext.max_partitions)';
+
 CREATE VIEW mq.stats AS
     SELECT t.name AS topic, p.partition,
            coalesce(s.records_appended, 0) AS records_appended,

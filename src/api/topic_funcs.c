@@ -33,6 +33,7 @@ PG_FUNCTION_INFO_V1(mq_forget_topic);
 PG_FUNCTION_INFO_V1(mq_partition_state);
 PG_FUNCTION_INFO_V1(mq_launcher_wakeup);
 PG_FUNCTION_INFO_V1(mq_stats);
+PG_FUNCTION_INFO_V1(mq_slots_in_use);
 PG_FUNCTION_INFO_V1(mq_stats_reset);
 PG_FUNCTION_INFO_V1(mq_compact_topic);
 PG_FUNCTION_INFO_V1(mq_lock_segment);
@@ -87,6 +88,13 @@ mq_stats(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* mq._slots_in_use() -> partitions with state in shared memory, all databases */
+Datum
+mq_slots_in_use(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(MqPartitionSlotsInUse());
 }
 
 Datum

@@ -55,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw/launcher.h"
+#include "shmem/partition_state.h"
 #include "guc.h"
 #include "mqext.h"
 
@@ -376,7 +377,11 @@ launcher_scan(bool recheck_all)
 			dbs[i].state = DBW_IDLE;
 		}
 		if (!dbs[i].seen && dbs[i].state != DBW_RUNNING)
+		{
+			/* its partitions' state in shared memory goes with it */
+			MqPartitionForgetDatabase(dbs[i].dboid);
 			dbs[i] = dbs[--ndbs];
+		}
 		else
 			i++;
 	}
@@ -580,6 +585,11 @@ worker_run_once(void)
 		round_cxt = AllocSetContextCreate(TopMemoryContext, "mqext housekeeping round",
 										  ALLOCSET_DEFAULT_SIZES);
 	MemoryContextReset(round_cxt);
+	/* the partition state of topics dropped with the extension */
+	StartTransactionCommand();
+	MqPartitionForgetVanished();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 	if (!extension_installed())
 		return false;
 	PG_TRY();

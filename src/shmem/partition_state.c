@@ -37,6 +37,8 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "nodes/pg_list.h"
+#include "utils/syscache.h"
 
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -534,4 +536,87 @@ MqPartitionForgetTopic(Oid topic_relid)
 	}
 	pg_atomic_fetch_add_u64(&MqShared->slots_generation, 1);
 	LWLockRelease(MqShared->partitions_lock);
+}
+
+/*
+ * Remove every slot of a database that is gone.  Called by the launcher
+ * once DROP DATABASE has removed it: nobody is connected there any more,
+ * so nothing can be in flight.
+ */
+void
+MqPartitionForgetDatabase(Oid dbid)
+{
+	HASH_SEQ_STATUS status;
+	MqPartitionSlot *slot;
+	bool		removed = false;
+
+	LWLockAcquire(MqShared->partitions_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, MqShared->partitions);
+	while ((slot = hash_seq_search(&status)) != NULL)
+	{
+		if (slot->key.dbid == dbid)
+		{
+			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
+			removed = true;
+		}
+	}
+	if (removed)
+		pg_atomic_fetch_add_u64(&MqShared->slots_generation, 1);
+	LWLockRelease(MqShared->partitions_lock);
+}
+
+/*
+ * Remove the slots of this database whose topic's log no longer exists:
+ * DROP EXTENSION drops every topic without mq.drop_topic.  Called by the
+ * database's worker in a transaction.  A relation that is gone has no
+ * appends in flight (dropping it waited for them), and its OID will not
+ * come back for a long while: a slot found gone stays gone.
+ */
+void
+MqPartitionForgetVanished(void)
+{
+	HASH_SEQ_STATUS status;
+	MqPartitionSlot *slot;
+	List	   *gone = NIL;
+	ListCell   *lc;
+	Oid			last = InvalidOid;
+
+	/* look up the relations without holding the LWLock */
+	LWLockAcquire(MqShared->partitions_lock, LW_SHARED);
+	hash_seq_init(&status, MqShared->partitions);
+	while ((slot = hash_seq_search(&status)) != NULL)
+		if (slot->key.dbid == MyDatabaseId && slot->key.topic_relid != last)
+		{
+			last = slot->key.topic_relid;
+			gone = list_append_unique_oid(gone, last);
+		}
+	LWLockRelease(MqShared->partitions_lock);
+
+	foreach(lc, gone)
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(lfirst_oid(lc))))
+			gone = foreach_delete_current(gone, lc);
+	if (gone == NIL)
+		return;
+
+	LWLockAcquire(MqShared->partitions_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, MqShared->partitions);
+	while ((slot = hash_seq_search(&status)) != NULL)
+		if (slot->key.dbid == MyDatabaseId && list_member_oid(gone, slot->key.topic_relid))
+			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
+	pg_atomic_fetch_add_u64(&MqShared->slots_generation, 1);
+	LWLockRelease(MqShared->partitions_lock);
+	list_free(gone);
+}
+
+/* Slots in use, in every database (against mqext.max_partitions). */
+int
+MqPartitionSlotsInUse(void)
+{
+	int			n;
+
+	MqRequirePreload();
+	LWLockAcquire(MqShared->partitions_lock, LW_SHARED);
+	n = (int) hash_get_num_entries(MqShared->partitions);
+	LWLockRelease(MqShared->partitions_lock);
+	return n;
 }

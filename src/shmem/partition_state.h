@@ -77,5 +77,8 @@ extern TimestampTz MqPartitionOldestInflight(MqPartitionSlot *slot);
 extern bool MqXactHasInflight(void);
 extern void MqPartitionReleaseInflight(void);
 extern void MqPartitionForgetTopic(Oid topic_relid);
+extern void MqPartitionForgetDatabase(Oid dbid);
+extern void MqPartitionForgetVanished(void);
+extern int	MqPartitionSlotsInUse(void);
 
 #endif							/* MQ_PARTITION_STATE_H */

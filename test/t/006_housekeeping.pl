@@ -183,14 +183,20 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_stat_activity a WHERE backend_type = 'mqext worker'
 	   AND datname NOT IN ('postgres', 'db2')}), '0', 'no worker elsewhere (templates included)');
 
-# DROP EXTENSION: the worker leaves within an interval, and stays away
+# DROP EXTENSION: the worker leaves within an interval, and stays away;
+# the partition state of the topics dropped with it goes too
 {
 	my $pid = worker_pid('db2');
+	$node->safe_psql('db2', q{SELECT mq.create_topic('gone', 3);
+		SELECT count(*) FROM generate_series(0, 2) p, mq.produce('gone', 'x', partition => p)});
+	my $slots = $node->safe_psql('postgres', 'SELECT mq._slots_in_use()');
 	$node->safe_psql('db2', 'DROP EXTENSION mqext');
 	my $t0 = time;
 	my $t = poll_until('postgres', "${WORKERS}'db2'", '0', 10);
 	ok(within($t, 5 * $INTERVAL), "DROP EXTENSION: the worker ($pid) left in " . took($t)
 		  . ' (interval ' . ms($INTERVAL) . ')');
+	is($node->safe_psql('postgres', 'SELECT mq._slots_in_use()'), $slots - 3,
+		"DROP EXTENSION: the dropped topic's three partitions no longer hold shared memory");
 	ok(stays('postgres', "${WORKERS}'db2'", '0', 1.0), 'DROP EXTENSION: no worker comes back');
 	ok(stays('postgres', "${WORKERS}'postgres'", '1', 0.3), 'the worker of postgres is still there');
 	# and CREATE EXTENSION again brings one at once
@@ -234,14 +240,20 @@ foreach my $victim ('worker', 'launcher')
 like(slurp_file($node->logfile), qr/background worker "mqext launcher" \(PID \d+\) was terminated by signal 9/,
 	'the log shows the launcher killed');
 
-# Database with mqext dropped: its worker must not hold DROP DATABASE off
+# Database with mqext dropped: its worker must not hold DROP DATABASE off,
+# and the launcher forgets its partitions' state
 {
+	$node->safe_psql('db2', q{SELECT mq.create_topic('dropped-db', 2);
+		SELECT count(*) FROM generate_series(0, 1) p, mq.produce('dropped-db', 'x', partition => p)});
+	my $slots = $node->safe_psql('postgres', 'SELECT mq._slots_in_use()');
 	my $t0 = time;
 	my ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE db2');
 	is($rc, 0, 'DROP DATABASE of a database with mqext succeeds (took ' . ms(time - $t0) . ')')
 	  or diag($err);
 	$node->safe_psql('postgres', 'DROP DATABASE IF EXISTS db2 WITH (FORCE)') if $rc != 0;
 	ok(within(poll_until('postgres', "${WORKERS}'db2'", '0', 10), 10), 'no worker for db2 after it is dropped');
+	my $t = poll_until('postgres', 'SELECT mq._slots_in_use()', $slots - 2, 10);
+	ok(within($t, 10 * $INTERVAL), "DROP DATABASE: its two partitions' shared memory was released in " . took($t));
 }
 
 # --- 4. rolling and retention -----------------------------------------------------
