@@ -802,6 +802,14 @@ SELECT pg_temp.err($q$SELECT mq.lock('/w/held')$q$);
 RESET statement_timeout;
 SELECT count(*) AS in_line FROM mq.node_children('/w/held');
 SELECT * FROM dblink('w2', $$SELECT mq.unlock('/w/held')$$) AS t(x text);
+-- a barrier participant that gives up at its deadline leaves only if the
+-- others are not all there: the last one may have arrived, counted it and
+-- passed meanwhile, and then it passes too
+SELECT mq.node_create_all('/w/bar');
+SELECT mq.node_create('/w/bar/p-a');
+SELECT mq.node_create('/w/bar/p-b');
+SELECT mq._leave_barrier('/w/bar', '/w/bar/p-a', '2') AS all_there, pg_temp.children('/w/bar');
+SELECT mq._leave_barrier('/w/bar', '/w/bar/p-a', '3') AS not_all_there, pg_temp.children('/w/bar');
 SELECT dblink_disconnect('w2');
 DROP EXTENSION dblink;
 SELECT mq.node_delete('/w', recursive => true);

@@ -2554,6 +2554,28 @@ END
 $$;
 COMMENT ON FUNCTION mq.unlock(text, bigint) IS 'release the lock at path';
 
+/*
+ * Run by a background worker (mq._autonomous) for a participant giving up
+ * on a barrier: under the barrier node's lock, which every arrival takes,
+ * either all have arrived by now, and it stays and passes like the others
+ * (who may already have counted it), or it leaves.
+ */
+CREATE FUNCTION mq._leave_barrier(path text, mine text, participants text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    arrived integer;
+BEGIN
+    SELECT n.num_children INTO arrived FROM mq.node n WHERE n.path = _leave_barrier.path FOR NO KEY UPDATE;
+    IF arrived >= participants::integer THEN
+        RETURN 'passed';
+    END IF;
+    DELETE FROM mq.node n WHERE n.path = mine;
+    RETURN 'left';
+END
+$$;
+
 CREATE FUNCTION mq.barrier(path text, participants integer, timeout_ms integer DEFAULT -1,
                            lease bigint DEFAULT NULL) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2590,20 +2612,21 @@ BEGIN
                 RETURN true;
             END IF;
             IF clock_timestamp() >= deadline THEN
-                PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
-                RETURN false;
+                RETURN mq._autonomous('SELECT mq._leave_barrier($1, $2, $3)',
+                                      ARRAY[path, mine, participants::text]) = 'passed';
             END IF;
             PERFORM mq._wait_key('node:' || path, ep,
                         greatest(1, least(3600000, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::bigint + 1))::integer);
         END LOOP;
     EXCEPTION WHEN query_canceled OR others THEN
         -- cancelled or failed: leave, or the others would count us
-        PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+        PERFORM mq._autonomous('SELECT mq._leave_barrier($1, $2, $3)',
+                               ARRAY[path, mine, participants::text]);
         RAISE;
     END;
 END
 $$;
-COMMENT ON FUNCTION mq.barrier(text, integer, integer, bigint) IS 'arrive at the barrier at path and wait until participants have arrived; on timeout leave it and return false';
+COMMENT ON FUNCTION mq.barrier(text, integer, integer, bigint) IS 'arrive at the barrier at path and wait until participants have arrived; on timeout leave it and return false (unless all arrived meanwhile)';
 
 -------------------------------------------------------------------------------
 -- Housekeeping: segment rolling, retention, sweeps.  Run by the database's
