@@ -28,6 +28,7 @@
 #include "storage/ipc.h"
 #include "utils/backend_status.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "group/session.h"
 #include "mqext.h"
@@ -95,13 +96,26 @@ MqBindSession(void)
 bool
 MqSessionAlive(int pid, TimestampTz started)
 {
+	static TimestampTz last_snapshot = 0;
+	TimestampTz now;
 	int			n;
 
 	if (pid == MyProcPid)
 		return started == MyStartTimestamp;
 
-	/* the activity snapshot is per transaction; we need the present */
-	pgstat_clear_backend_activity_snapshot();
+	/*
+	 * The activity snapshot is per transaction, and we need the present;
+	 * but a sweep asks for every session-bound member of a group, and
+	 * copying every backend's status for each would make a poll cost
+	 * members x max_connections.  A snapshot a tenth of a second old is
+	 * present enough: a session that ended since is swept next time.
+	 */
+	now = GetCurrentTimestamp();
+	if (now - last_snapshot > 100 * 1000)
+	{
+		pgstat_clear_backend_activity_snapshot();
+		last_snapshot = now;
+	}
 	n = pgstat_fetch_stat_numbackends();
 	for (int i = 1; i <= n; i++)
 	{
