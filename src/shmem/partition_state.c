@@ -24,12 +24,14 @@
  *	  the in-flight entries on its list.  Held for a few instructions only.
  *	- MqShared->pool_mutex (spinlock) guards the free list of in-flight
  *	  entries.  Never taken while a slot mutex is held, nor the reverse.
- *	- MqShared->init_lock (LWLock, exclusive) is held while a counter is
- *	  rebuilt from storage, which runs a catalog scan: no spinlock then.
- *	- A slot is removed only by mq.drop_topic, which holds an exclusive lock
- *	  on every segment of the topic; everybody else touches a slot only
- *	  while holding a lock on one of its topic's segments, so a slot never
- *	  disappears under a user.  Removal bumps slots_generation so that
+ *	- A heavyweight lock per partition (advisory space, fourth field
+ *	  MQ_LOCKTAG_REBUILD) is held while its counter is rebuilt from
+ *	  storage, which scans the segments: no LWLock or spinlock then.
+ *	- A slot is removed by mq.drop_topic, which holds an exclusive lock on
+ *	  every segment of the topic (everybody else touches a slot only while
+ *	  holding a lock on one of its topic's segments, so a slot never
+ *	  disappears under a user), and by the workers once its topic's log or
+ *	  its database is gone.  Removal bumps slots_generation so that
  *	  backends drop cached pointers to removed slots.
  *
  *-------------------------------------------------------------------------
@@ -37,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "storage/lock.h"
 #include "nodes/pg_list.h"
 #include "utils/syscache.h"
 
@@ -52,6 +55,10 @@
 #include "shmem/shmem.h"
 
 /* Backend-local cache: (topic, partition) -> slot pointer. */
+
+/* fourth field of the advisory locktag that serializes a counter's rebuild */
+#define MQ_LOCKTAG_REBUILD	0x4D51	/* "MQ" */
+
 typedef struct LocalSlotEntry
 {
 	int32		key[2];
@@ -203,9 +210,20 @@ MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 
 	if (!ready)
 	{
+		LOCKTAG		tag;
+
+		/*
+		 * One backend rebuilds the counter while the others wait for it,
+		 * on a heavyweight lock of the partition: the rebuild scans the
+		 * segments under relation locks, so the wait must be one the
+		 * deadlock detector sees and a cancel can end, and it concerns
+		 * this partition alone.  (The key is in the advisory space, with a
+		 * fourth field no SQL-level advisory lock uses.)
+		 */
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, topic_relid, (uint32) partition, MQ_LOCKTAG_REBUILD);
 		PG_TRY();
 		{
-			LWLockAcquire(MqShared->init_lock, LW_EXCLUSIVE);
+			(void) LockAcquire(&tag, ExclusiveLock, false, false);
 			SpinLockAcquire(&slot->mutex);
 			ready = slot->initialized;
 			SpinLockRelease(&slot->mutex);
@@ -222,10 +240,11 @@ MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 				slot->initialized = true;
 				SpinLockRelease(&slot->mutex);
 			}
-			LWLockRelease(MqShared->init_lock);
+			LockRelease(&tag, ExclusiveLock, false);
 		}
 		PG_CATCH();
 		{
+			/* (an error releases the lock with its transaction) */
 			hash_search(local_slots, lkey, HASH_REMOVE, NULL);
 			PG_RE_THROW();
 		}

@@ -51,7 +51,7 @@ mq_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(mq_shmem_size());
-	RequestNamedLWLockTranche(MQ_LWLOCK_TRANCHE, 2);
+	RequestNamedLWLockTranche(MQ_LWLOCK_TRANCHE, 1);
 }
 
 static void
@@ -71,7 +71,6 @@ mq_shmem_startup(void)
 		LWLockPadded *locks = GetNamedLWLockTranche(MQ_LWLOCK_TRANCHE);
 
 		MqShared->partitions_lock = &locks[0].lock;
-		MqShared->init_lock = &locks[1].lock;
 		SpinLockInit(&MqShared->pool_mutex);
 		MqShared->pool_size = mq_max_inflight_appends;
 		pg_atomic_init_u64(&MqShared->slots_generation, 0);

@@ -16,7 +16,6 @@
 typedef struct MqSharedState
 {
 	LWLock	   *partitions_lock;	/* guards the partition hash table */
-	LWLock	   *init_lock;		/* serializes rebuilding a counter */
 	slock_t		pool_mutex;		/* guards the in-flight free list */
 	int32		pool_free;		/* head of the free list, -1 if empty */
 	int32		pool_size;
