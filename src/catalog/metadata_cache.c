@@ -254,6 +254,14 @@ MqTopicLookup(const char *name, bool missing_ok)
 				 errmsg("topic \"%s\" does not exist", name)));
 	}
 
+	/*
+	 * Invalidations are otherwise read only when a lock is first taken: a
+	 * transaction that already holds its topics' locks (polls in a loop)
+	 * would never learn of a segment rolled since, and would look for
+	 * records below the last stable offset in the segments it knows.
+	 * Reading them costs a shared counter's check when there are none.
+	 */
+	AcceptInvalidationMessages();
 	if (cache_stale || topic_cache == NULL)
 		cache_reset();
 
