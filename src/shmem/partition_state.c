@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "nodes/pg_list.h"
 #include "utils/syscache.h"
@@ -589,7 +590,10 @@ MqPartitionForgetDatabase(Oid dbid)
  * DROP EXTENSION drops every topic without mq.drop_topic.  Called by the
  * database's worker in a transaction.  A relation that is gone has no
  * appends in flight (dropping it waited for them), and its OID will not
- * come back for a long while: a slot found gone stays gone.
+ * come back for a long while: a slot found gone stays gone.  But a topic
+ * created by a transaction still open is invisible to us too, and may
+ * have appends in flight: its creator holds an exclusive lock on its log
+ * until it ends, so a relation we cannot lock at once is left alone.
  */
 void
 MqPartitionForgetVanished(void)
@@ -612,8 +616,19 @@ MqPartitionForgetVanished(void)
 	LWLockRelease(MqShared->partitions_lock);
 
 	foreach(lc, gone)
-		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(lfirst_oid(lc))))
+	{
+		Oid			relid = lfirst_oid(lc);
+		bool		exists = true;
+
+		if (ConditionalLockRelationOid(relid, AccessShareLock))
+		{
+			/* (the lock read the pending invalidations) */
+			exists = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+			UnlockRelationOid(relid, AccessShareLock);
+		}
+		if (exists)
 			gone = foreach_delete_current(gone, lc);
+	}
 	if (gone == NIL)
 		return;
 
