@@ -766,6 +766,18 @@ SELECT pg_temp.err($q$SELECT mq.lock('/w/l', 0)$q$);
 SELECT pg_temp.err($q$SELECT mq.elect('/w/e')$q$);
 SELECT pg_temp.err($q$SELECT mq.barrier('/w/b', 2, 0)$q$);
 ROLLBACK;
+-- a leader that fenced holds its node locked until its transaction ends:
+-- later sweeps in that transaction are its own (one aside would wait for
+-- it: here its lease expires meanwhile), and it cannot wait in a line
+SELECT mq.lease_grant('300 ms') AS fl \gset
+SELECT mq.elect('/w/f', 'leased', 0, :fl);
+BEGIN;
+SET LOCAL statement_timeout = '5s';
+SELECT mq.fence('/w/f', mq.fencing_token('/w/f', :fl));
+SELECT pg_temp.err($q$SELECT mq.lock('/w/l', 0)$q$);
+SELECT pg_sleep(0.5);
+SELECT count(*) AS leaders FROM mq.leader('/w/f');
+COMMIT;
 -- node_wait: no NULL arguments (22004)
 SELECT pg_temp.err($q$SELECT mq.node_wait('/w', NULL, 0)$q$);
 SELECT pg_temp.err($q$SELECT mq.node_wait('/w', -1, NULL)$q$);

@@ -1001,6 +1001,7 @@ DECLARE
     removed integer;
     waited boolean := false;
     saved text := current_setting('lock_timeout');
+    wait text := coalesce(current_setting('mqext.poll_rebalance_wait', true), '200ms');
 BEGIN
     -- the common case, nothing to do, without a subtransaction
     SELECT EXISTS (SELECT 1 FROM mq.group_member m
@@ -1017,20 +1018,20 @@ BEGIN
         LOOP
             PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE SKIP LOCKED;
             EXIT WHEN FOUND;
-            IF waited THEN
-                RAISE SQLSTATE 'MQ099';     -- the group is gone
+            IF waited OR wait = '0' THEN
+                RAISE SQLSTATE 'MQ099';     -- the group is gone, or no wait
             END IF;
             -- Another transaction is changing the group (a join, a leave,
             -- the worker's sweep), likely rebalancing for the same reason:
-            -- wait a moment, then look again, so that our caller sees the
-            -- new assignment now rather than at its next poll.  Only a
-            -- moment, and giving up quietly: it may be waiting for
+            -- wait a moment (mqext.poll_rebalance_wait), then look again, so
+            -- that our caller sees the new assignment now rather than at its
+            -- next poll.  Only a moment, and giving up quietly: it may be waiting for
             -- assignment rows that our own transaction holds (an earlier
             -- poll in it), and it will rebalance anyway.  (Under REPEATABLE
             -- READ its update of the group is a serialization failure for
             -- us: the same, give up.)
             waited := true;
-            PERFORM set_config('lock_timeout', '200ms', true);
+            PERFORM set_config('lock_timeout', wait, true);
             PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = p_group FOR NO KEY UPDATE;
             PERFORM set_config('lock_timeout', saved, true);
         END LOOP;
@@ -1043,8 +1044,8 @@ BEGIN
         -- A row locked by its member's open transaction (one that polled)
         -- is a member alive: never wait for it.  Its assignment rows may
         -- still be locked by that transaction (a seek, a commit): waiting
-        -- for those is bounded too.
-        PERFORM set_config('lock_timeout', '200ms', true);
+        -- for those is bounded too, by the same setting.
+        PERFORM set_config('lock_timeout', CASE WHEN wait = '0' THEN '1ms' ELSE wait END, true);
         DELETE FROM mq.group_member m
          WHERE m.ctid = ANY (ARRAY(SELECT x.ctid FROM mq.group_member x
                                     WHERE x.group_id = p_group AND mq._member_expired(x)
@@ -1809,7 +1810,9 @@ END;
  * change it waits for (a holder's unlock).  Where the caller could not see
  * that transaction's work (its snapshot is the transaction's) or that
  * transaction would wait for the caller's own changes, the caller sweeps
- * itself, as functions that change the tree always do.
+ * itself, as functions that change the tree always do; so does one that
+ * holds a leader's node locked (mq.fence sets mq.fenced for the rest of
+ * its transaction), which the sweep might delete.
  */
 CREATE FUNCTION mq._sweep_nodes_aside() RETURNS void
     LANGUAGE plpgsql
@@ -1820,7 +1823,8 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM mq._dead_owners()) THEN
         RETURN;
     END IF;
-    IF current_setting('transaction_isolation') <> 'read committed' OR mq._xact_changed_nodes() THEN
+    IF current_setting('transaction_isolation') <> 'read committed' OR mq._xact_changed_nodes()
+       OR current_setting('mq.fenced', true) = 'on' THEN
         PERFORM mq._sweep_nodes();
         RETURN;
     END IF;
@@ -1850,8 +1854,8 @@ BEGIN
                   DETAIL = 'It must see the tree change while it waits, which a transaction snapshot hides.',
                   HINT = 'Call it in a READ COMMITTED transaction.';
     END IF;
-    IF joins AND mq._xact_changed_nodes() THEN
-        RAISE EXCEPTION '% cannot wait in a transaction that changed the coordination tree', fn
+    IF joins AND (mq._xact_changed_nodes() OR current_setting('mq.fenced', true) = 'on') THEN
+        RAISE EXCEPTION '% cannot wait in a transaction that changed or fenced the coordination tree', fn
             USING ERRCODE = '55000',
                   DETAIL = 'It joins and leaves its line in transactions of their own, which would wait for this one.',
                   HINT = 'Commit those changes first.';
@@ -2520,6 +2524,9 @@ BEGIN
      WHERE n.parent = election
        AND starts_with(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_')
      ORDER BY n.path LIMIT 1 FOR KEY SHARE;
+    -- the lock lasts until the transaction ends: later sweeps in it must
+    -- not be left to a transaction that would wait for it
+    PERFORM set_config('mq.fenced', 'on', true);
     IF lead IS NULL OR token IS NULL OR right(lead, 10)::bigint <> token THEN
         RAISE EXCEPTION 'fenced: token % is not the current leader''s of election "%"', token, election
             USING ERRCODE = 'MQ027',

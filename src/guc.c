@@ -15,6 +15,7 @@ int			mq_max_partitions = 65536;
 int			mq_max_inflight_appends = 16384;
 int			mq_node_max_data_bytes = 1048576;
 int			mq_housekeeping_interval_ms = 10000;
+int			mq_poll_rebalance_wait_ms = 200;
 bool		mq_enable_retention = true;
 bool		mq_enable_segment_roll = true;
 bool		mq_enable_sweeps = true;
@@ -75,5 +76,12 @@ MqGucInit(void)
 							 NULL, &mq_enable_sweeps, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("mqext.poll_rebalance_wait",
+							gettext_noop("How long a poll that finds a rebalance due waits for another transaction already changing the group."),
+							gettext_noop("Past it the poll goes on with the assignment it has, and gets the new one at its next poll; 0 does not wait."),
+							&mq_poll_rebalance_wait_ms,
+							200, 0, 60000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("mqext");
 }

@@ -306,7 +306,8 @@ launcher_scan(bool recheck_all)
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
-	List	   *found = NIL;
+	List	   *found = NIL;		/* databases a worker may connect to */
+	List	   *exists = NIL;		/* every database */
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
 	MemoryContext outer = CurrentMemoryContext;
@@ -318,15 +319,13 @@ launcher_scan(bool recheck_all)
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		/* the lists must outlive the transaction */
+		MemoryContext old = MemoryContextSwitchTo(outer);
 
+		exists = lappend_oid(exists, db->oid);
 		if (db->datallowconn && !db->datistemplate)
-		{
-			/* the list must outlive the transaction */
-			MemoryContext old = MemoryContextSwitchTo(outer);
-
 			found = lappend_oid(found, db->oid);
-			MemoryContextSwitchTo(old);
-		}
+		MemoryContextSwitchTo(old);
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -378,13 +377,20 @@ launcher_scan(bool recheck_all)
 		}
 		if (!dbs[i].seen && dbs[i].state != DBW_RUNNING)
 		{
-			/* its partitions' state in shared memory goes with it */
-			MqPartitionForgetDatabase(dbs[i].dboid);
+			/*
+			 * A database that is gone takes its partitions' state in
+			 * shared memory with it; one that only stopped taking new
+			 * connections (or became a template) may still have sessions
+			 * appending.
+			 */
+			if (!list_member_oid(exists, dbs[i].dboid))
+				MqPartitionForgetDatabase(dbs[i].dboid);
 			dbs[i] = dbs[--ndbs];
 		}
 		else
 			i++;
 	}
+	list_free(exists);
 }
 
 void
@@ -656,6 +662,10 @@ mq_worker_main(Datum arg)
 		}
 		if (!worker_run_once())
 		{
+			/* mqext was dropped (maybe during the round): its topics too */
+			StartTransactionCommand();
+			MqPartitionForgetVanished();
+			CommitTransactionCommand();
 			note_absent(dboid);
 			proc_exit(0);
 		}

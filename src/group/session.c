@@ -92,31 +92,12 @@ MqBindSession(void)
 	}
 }
 
-/* Is the session (pid, backend start time) still connected? */
-bool
-MqSessionAlive(int pid, TimestampTz started)
+/* Is the session (pid, backend start time) in the backend-status snapshot? */
+static bool
+session_in_snapshot(int pid, TimestampTz started)
 {
-	static TimestampTz last_snapshot = 0;
-	TimestampTz now;
-	int			n;
+	int			n = pgstat_fetch_stat_numbackends();
 
-	if (pid == MyProcPid)
-		return started == MyStartTimestamp;
-
-	/*
-	 * The activity snapshot is per transaction, and we need the present;
-	 * but a sweep asks for every session-bound member of a group, and
-	 * copying every backend's status for each would make a poll cost
-	 * members x max_connections.  A snapshot a tenth of a second old is
-	 * present enough: a session that ended since is swept next time.
-	 */
-	now = GetCurrentTimestamp();
-	if (now - last_snapshot > 100 * 1000)
-	{
-		pgstat_clear_backend_activity_snapshot();
-		last_snapshot = now;
-	}
-	n = pgstat_fetch_stat_numbackends();
 	for (int i = 1; i <= n; i++)
 	{
 		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
@@ -125,4 +106,30 @@ MqSessionAlive(int pid, TimestampTz started)
 			return local->backendStatus.st_proc_start_timestamp == started;
 	}
 	return false;
+}
+
+/* Is the session (pid, backend start time) still connected? */
+bool
+MqSessionAlive(int pid, TimestampTz started)
+{
+	static TimestampTz last_snapshot = 0;
+	TimestampTz now;
+
+	if (pid == MyProcPid)
+		return started == MyStartTimestamp;
+
+	/*
+	 * The activity snapshot is per transaction, and we need the present;
+	 * but a sweep asks for every session-bound member of a group, and
+	 * copying every backend's status for each would make a poll cost
+	 * members x max_connections.  So a snapshot up to a tenth of a second
+	 * old answers "alive" (a session that ended since is swept next time),
+	 * but never "gone": the session may have started after it was taken.
+	 */
+	now = GetCurrentTimestamp();
+	if (now - last_snapshot <= 100 * 1000 && session_in_snapshot(pid, started))
+		return true;
+	pgstat_clear_backend_activity_snapshot();
+	last_snapshot = now;
+	return session_in_snapshot(pid, started);
 }
