@@ -1070,47 +1070,72 @@ CREATE FUNCTION mq._session_exit() RETURNS void
 AS $$
 DECLARE
     g text;
+    want integer;
+    got integer;
 BEGIN
     -- The session is ending, with interrupts held off: nothing here may
-    -- wait for another transaction, since neither pg_terminate_backend nor
-    -- lock_timeout could end the wait, and the backend would hang on until
-    -- that transaction ended.  So every row this would change is locked
-    -- first without waiting; what someone else holds is left to the sweeps,
+    -- wait on a lock, since neither pg_terminate_backend nor lock_timeout
+    -- could end the wait and the backend would hang on until the holder's
+    -- transaction ended; nor can an error be caught (it is FATAL by now).
+    -- So every row this would change is locked with SKIP LOCKED, and if
+    -- some were held it is tried again every 10 ms for half a second (the
+    -- holder is usually a short transaction: another session creating a
+    -- sibling node, a poll); what is held longer is left to the sweeps,
     -- which remove a dead session's nodes and members all the same.
     -- (mq.node is created further down; the body is only parsed when
     -- called.)
-    BEGIN
-        PERFORM 1 FROM mq.node n
-         WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start()
-           FOR UPDATE NOWAIT;
-        -- their parents' children counts
-        PERFORM 1 FROM mq.node p
-         WHERE p.path IN (SELECT n.parent FROM mq.node n
-                           WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start())
-           FOR NO KEY UPDATE NOWAIT;
-        DELETE FROM mq.node n WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start();
-    EXCEPTION WHEN lock_not_available THEN
-        NULL;
-    END;
+    FOR attempt IN 1 .. 50 LOOP
+        SELECT count(*) + count(DISTINCT n.parent) INTO want FROM mq.node n
+         WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start();
+        EXIT WHEN want = 0;
+        SELECT count(*) INTO got FROM (
+            SELECT 1 FROM mq.node n
+             WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start()
+               FOR UPDATE SKIP LOCKED) x;
+        -- and their parents' children counts
+        SELECT got + count(*) INTO got FROM (
+            SELECT 1 FROM mq.node p
+             WHERE p.path IN (SELECT n.parent FROM mq.node n
+                               WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start())
+               FOR NO KEY UPDATE SKIP LOCKED) x;
+        IF got = want THEN
+            DELETE FROM mq.node n WHERE n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start();
+            EXIT;
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
     FOR g IN SELECT DISTINCT m.group_id FROM mq.group_member m
               WHERE m.session_bound AND m.session_pid = pg_backend_pid()
                 AND m.session_start = mq._session_start() ORDER BY 1 LOOP
-        BEGIN
-            -- the group and everything its rebalance may change
-            PERFORM 1 FROM mq.consumer_group cg WHERE cg.group_id = g FOR NO KEY UPDATE NOWAIT;
-            PERFORM 1 FROM mq.group_member m WHERE m.group_id = g FOR UPDATE NOWAIT;
-            PERFORM 1 FROM mq.group_assignment a WHERE a.group_id = g FOR UPDATE NOWAIT;
-            -- (the new assignment rows' foreign keys share-lock their topics)
-            PERFORM 1 FROM mq.topic t
-             WHERE t.name IN (SELECT unnest(m.topics) FROM mq.group_member m WHERE m.group_id = g)
-               FOR KEY SHARE NOWAIT;
-            DELETE FROM mq.group_member m
-             WHERE m.group_id = g AND m.session_bound AND m.session_pid = pg_backend_pid()
-               AND m.session_start = mq._session_start();
-            PERFORM mq._rebalance(g);
-        EXCEPTION WHEN lock_not_available THEN
-            NULL;
-        END;
+        FOR attempt IN 1 .. 50 LOOP
+            -- the group and everything its rebalance may change: its
+            -- members, its assignment, and (share-locked by the new
+            -- assignment rows' foreign keys) its topics
+            SELECT 1 + (SELECT count(*) FROM mq.group_member m WHERE m.group_id = g)
+                     + (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = g)
+                     + (SELECT count(*) FROM mq.topic t
+                         WHERE t.name IN (SELECT unnest(m.topics) FROM mq.group_member m WHERE m.group_id = g))
+              INTO want;
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM mq.consumer_group cg WHERE cg.group_id = g
+                                             FOR NO KEY UPDATE SKIP LOCKED) x)
+                 + (SELECT count(*) FROM (SELECT 1 FROM mq.group_member m WHERE m.group_id = g
+                                             FOR UPDATE SKIP LOCKED) x)
+                 + (SELECT count(*) FROM (SELECT 1 FROM mq.group_assignment a WHERE a.group_id = g
+                                             FOR UPDATE SKIP LOCKED) x)
+                 + (SELECT count(*) FROM (SELECT 1 FROM mq.topic t
+                                           WHERE t.name IN (SELECT unnest(m.topics) FROM mq.group_member m
+                                                             WHERE m.group_id = g)
+                                             FOR KEY SHARE SKIP LOCKED) x)
+              INTO got;
+            IF got = want THEN
+                DELETE FROM mq.group_member m
+                 WHERE m.group_id = g AND m.session_bound AND m.session_pid = pg_backend_pid()
+                   AND m.session_start = mq._session_start();
+                PERFORM mq._rebalance(g);
+                EXIT;
+            END IF;
+            PERFORM pg_sleep(0.01);
+        END LOOP;
     END LOOP;
 END
 $$;
@@ -1777,11 +1802,20 @@ AS $$
 DECLARE
     s record;
 BEGIN
+    -- Rows another transaction holds are skipped: it is deleting them
+    -- (another sweep, their session's exit) or working with them.  Waiting
+    -- for them, holding the parents of what we deleted already, is how two
+    -- sweeps of the same dead sessions would deadlock.
     FOR s IN SELECT * FROM mq._dead_owners() LOOP
-        DELETE FROM mq.node n WHERE n.owner_pid = s.owner_pid AND n.owner_start = s.owner_start;
+        DELETE FROM mq.node n
+         WHERE n.ctid = ANY (ARRAY(SELECT x.ctid FROM mq.node x
+                                    WHERE x.owner_pid = s.owner_pid AND x.owner_start = s.owner_start
+                                      FOR UPDATE SKIP LOCKED));
     END LOOP;
     IF EXISTS (SELECT 1 FROM mq.lease l WHERE l.expires_at < clock_timestamp()) THEN
-        DELETE FROM mq.lease l WHERE l.expires_at < clock_timestamp();
+        DELETE FROM mq.lease l
+         WHERE l.ctid = ANY (ARRAY(SELECT x.ctid FROM mq.lease x
+                                    WHERE x.expires_at < clock_timestamp() FOR UPDATE SKIP LOCKED));
     END IF;
 END
 $$;
