@@ -981,6 +981,17 @@ CREATE FUNCTION mq._member_expired(m mq.group_member) RETURNS boolean
                                (m.config->>'max.poll.interval.ms')::numeric) END / 1000)
            OR (m.session_bound AND NOT mq._session_alive(m.session_pid, m.session_start));
 
+/* Does the group's assignment cover other than its topics' partitions? */
+CREATE FUNCTION mq._group_resized(p_group text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
+           <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
+                WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
+                                  WHERE m.group_id = p_group));
+END;
+
 /*
  * Remove failed members (mq._member_expired), and rebalance when that or a
  * topic's partition count changed.  Returns true when it rebalanced.
@@ -1004,13 +1015,9 @@ DECLARE
     wait text := coalesce(current_setting('mqext.poll_rebalance_wait', true), '200ms');
 BEGIN
     -- the common case, nothing to do, without a subtransaction
-    SELECT EXISTS (SELECT 1 FROM mq.group_member m
-                    WHERE m.group_id = p_group AND mq._member_expired(m)),
-           (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
-           <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
-                WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
-                                  WHERE m.group_id = p_group))
-      INTO expired, resized;
+    expired := EXISTS (SELECT 1 FROM mq.group_member m
+                        WHERE m.group_id = p_group AND mq._member_expired(m));
+    resized := mq._group_resized(p_group);
     IF NOT expired AND NOT resized THEN
         RETURN false;
     END IF;
@@ -1036,11 +1043,7 @@ BEGIN
             PERFORM set_config('lock_timeout', saved, true);
         END LOOP;
         -- under the group's lock: what is there to do now?
-        SELECT (SELECT count(*) FROM mq.group_assignment a WHERE a.group_id = p_group)
-               <> (SELECT coalesce(sum(t.partitions), 0) FROM mq.topic t
-                    WHERE t.name IN (SELECT DISTINCT unnest(m.topics) FROM mq.group_member m
-                                      WHERE m.group_id = p_group))
-          INTO resized;
+        resized := mq._group_resized(p_group);
         -- A row locked by its member's open transaction (one that polled)
         -- is a member alive: never wait for it.  Its assignment rows may
         -- still be locked by that transaction (a seek, a commit): waiting
