@@ -518,15 +518,41 @@ MqPartitionReleaseInflight(void)
 }
 
 /*
+ * Remove the slots of database dbid whose topic's log is in relids (NIL:
+ * every one of the database), and make backends drop their cached pointers
+ * if any went.  The callers know that nobody has an append in flight in
+ * them.
+ */
+static void
+remove_slots(Oid dbid, List *relids)
+{
+	HASH_SEQ_STATUS status;
+	MqPartitionSlot *slot;
+	bool		removed = false;
+
+	LWLockAcquire(MqShared->partitions_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, MqShared->partitions);
+	while ((slot = hash_seq_search(&status)) != NULL)
+	{
+		if (slot->key.dbid == dbid &&
+			(relids == NIL || list_member_oid(relids, slot->key.topic_relid)))
+		{
+			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
+			removed = true;
+		}
+	}
+	if (removed)
+		pg_atomic_fetch_add_u64(&MqShared->slots_generation, 1);
+	LWLockRelease(MqShared->partitions_lock);
+}
+
+/*
  * Remove every slot of a topic of this database.  Called by mq.drop_topic
  * while it holds an exclusive lock on all the topic's segments.
  */
 void
 MqPartitionForgetTopic(Oid topic_relid)
 {
-	HASH_SEQ_STATUS status;
-	MqPartitionSlot *slot;
-
 	MqRequirePreload();
 
 	/*
@@ -545,17 +571,7 @@ MqPartitionForgetTopic(Oid topic_relid)
 					 errhint("Commit or roll back the transaction first.")));
 	}
 
-	LWLockAcquire(MqShared->partitions_lock, LW_EXCLUSIVE);
-	hash_seq_init(&status, MqShared->partitions);
-	while ((slot = hash_seq_search(&status)) != NULL)
-	{
-		if (slot->key.dbid == MyDatabaseId && slot->key.topic_relid == topic_relid)
-		{
-			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
-		}
-	}
-	pg_atomic_fetch_add_u64(&MqShared->slots_generation, 1);
-	LWLockRelease(MqShared->partitions_lock);
+	remove_slots(MyDatabaseId, list_make1_oid(topic_relid));
 }
 
 /*
@@ -566,23 +582,7 @@ MqPartitionForgetTopic(Oid topic_relid)
 void
 MqPartitionForgetDatabase(Oid dbid)
 {
-	HASH_SEQ_STATUS status;
-	MqPartitionSlot *slot;
-	bool		removed = false;
-
-	LWLockAcquire(MqShared->partitions_lock, LW_EXCLUSIVE);
-	hash_seq_init(&status, MqShared->partitions);
-	while ((slot = hash_seq_search(&status)) != NULL)
-	{
-		if (slot->key.dbid == dbid)
-		{
-			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
-			removed = true;
-		}
-	}
-	if (removed)
-		pg_atomic_fetch_add_u64(&MqShared->slots_generation, 1);
-	LWLockRelease(MqShared->partitions_lock);
+	remove_slots(dbid, NIL);
 }
 
 /*
@@ -629,16 +629,8 @@ MqPartitionForgetVanished(void)
 		if (exists)
 			gone = foreach_delete_current(gone, lc);
 	}
-	if (gone == NIL)
-		return;
-
-	LWLockAcquire(MqShared->partitions_lock, LW_EXCLUSIVE);
-	hash_seq_init(&status, MqShared->partitions);
-	while ((slot = hash_seq_search(&status)) != NULL)
-		if (slot->key.dbid == MyDatabaseId && list_member_oid(gone, slot->key.topic_relid))
-			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
-	pg_atomic_fetch_add_u64(&MqShared->slots_generation, 1);
-	LWLockRelease(MqShared->partitions_lock);
+	if (gone != NIL)
+		remove_slots(MyDatabaseId, gone);
 	list_free(gone);
 }
 
