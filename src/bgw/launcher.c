@@ -430,9 +430,12 @@ mq_launcher_main(Datum arg)
 	}
 }
 
-/* Run one SQL statement in a transaction of its own. */
+/*
+ * Start a transaction of its own and run one SELECT in it, leaving its
+ * result in SPI_tuptable until step_end commits.
+ */
 static void
-run_step(const char *sql)
+step_begin(const char *sql, bool read_only)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -440,12 +443,25 @@ run_step(const char *sql)
 	pgstat_report_activity(STATE_RUNNING, sql);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute(sql, read_only, 0) != SPI_OK_SELECT)
 		elog(ERROR, "%s failed", sql);
+}
+
+static void
+step_end(void)
+{
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* Run one SQL statement in a transaction of its own. */
+static void
+run_step(const char *sql)
+{
+	step_begin(sql, false);
+	step_end();
 }
 
 static bool
@@ -473,12 +489,7 @@ next_topic(int32 after, int32 *topic_id, char **name)
 	snprintf(sql, sizeof(sql),
 			 "SELECT topic_id, name FROM mq.topic WHERE topic_id > %d ORDER BY topic_id LIMIT 1",
 			 after);
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "%s failed", sql);
+	step_begin(sql, true);
 	found = SPI_processed == 1;
 	if (found)
 	{
@@ -487,9 +498,7 @@ next_topic(int32 after, int32 *topic_id, char **name)
 		*topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		*name = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	step_end();
 	return found;
 }
 
@@ -549,9 +558,10 @@ step_failed(ErrorData *error, const char *what)
  * reported and the round goes on with the next topic: one topic whose
  * housekeeping keeps failing must not stop retention of all the topics
  * after it (which a worker that died at it every round would).  False when
- * mqext was dropped meanwhile.
+ * mqext was dropped meanwhile.  (Not inlined into worker_run_once, whose
+ * PG_TRY would then cover this frame's locals.)
  */
-static bool
+static pg_noinline bool
 worker_round(MemoryContext round_cxt)
 {
 	int32		topic_id = 0;
