@@ -9,7 +9,9 @@
  * Kafka's LogValidator for an uncompressed v2 batch:
  *
  * - the batch must decode completely (CRC-32C, lengths, varints, record
- *   count, no trailing bytes): MqBatchValidate;
+ *   count, no trailing bytes): MqBatchCheckHeader, then the record
+ *   iterator, which checks each record as it goes (one walk over the
+ *   records, not one to validate and one to read them);
  * - it must hold records, numbered 0..n-1 by their offset deltas, and
  *   lastOffsetDelta must be n-1 ("inconsistent batch offset range"): the
  *   stored batch then covers exactly the n offsets reserved for it, which
@@ -46,6 +48,8 @@
 #include "mqext.h"
 
 static void refuse(const char *msg, const char *detail) pg_attribute_noreturn();
+static void undecodable(MqCodecStatus st, const MqBatchHeader *hdr,
+						size_t len) pg_attribute_noreturn();
 
 static void
 refuse(const char *msg, const char *detail)
@@ -54,6 +58,23 @@ refuse(const char *msg, const char *detail)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid record batch: %s", msg),
 			 detail ? errdetail("%s", detail) : 0));
+}
+
+/* A batch that does not decode (what MqBatchValidate would have said). */
+static void
+undecodable(MqCodecStatus st, const MqBatchHeader *hdr, size_t len)
+{
+	if (st == MQ_CODEC_UNSUPPORTED_COMPRESSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("compressed record batches are not supported"),
+				 errdetail("The batch's compression attribute is %d; mqext stores batches as they are and reads their records on the server, so it accepts only uncompressed ones.",
+						   hdr->attributes & MQ_BATCH_COMPRESSION_MASK),
+				 errhint("Produce with compression.type none.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid record batch: %s", MqCodecStatusMessage(st)),
+			 errdetail("The batch is %zu bytes long.", len)));
 }
 
 /* A timestamp in ms must map onto a valid timestamptz. */
@@ -65,9 +86,10 @@ timestamp_in_range(int64 ms)
 }
 
 /*
- * Check what the codec does not: attributes, the records' offset deltas
- * and timestamps.  Returns the largest record (creation) timestamp, and
- * the first record's in *first_ts.
+ * Check the records (the header passed MqBatchCheckHeader) and what the
+ * codec does not: attributes, the records' offset deltas and timestamps.
+ * Returns the largest record (creation) timestamp, and the first record's
+ * in *first_ts.
  */
 static int64
 check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
@@ -108,9 +130,10 @@ check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
 	MqRecordIterInit(&it, data, len, &create_time);
 	for (;;)
 	{
-		/* MqBatchValidate walked these records already: this cannot fail */
-		if (MqRecordIterNext(&it, &rec, &done) != MQ_CODEC_OK)
-			elog(ERROR, "validated record batch failed to decode");
+		MqCodecStatus st = MqRecordIterNext(&it, &rec, &done);
+
+		if (st != MQ_CODEC_OK)
+			undecodable(st, hdr, len);
 		if (done)
 			break;
 		if ((uint64) rec.offset - (uint64) hdr->base_offset != (uint64) i)
@@ -163,19 +186,9 @@ MqProduceEncoded(const char *topic_name, int32 partition, bytea *batch,
 	int64		max_ts;
 	int64		first_ts = 0;
 
-	st = MqBatchValidate(data, len, &hdr);
-	if (st == MQ_CODEC_UNSUPPORTED_COMPRESSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("compressed record batches are not supported"),
-				 errdetail("The batch's compression attribute is %d; mqext stores batches as they are and reads their records on the server, so it accepts only uncompressed ones.",
-						   hdr.attributes & MQ_BATCH_COMPRESSION_MASK),
-				 errhint("Produce with compression.type none.")));
+	st = MqBatchCheckHeader(data, len, &hdr);
 	if (st != MQ_CODEC_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid record batch: %s", MqCodecStatusMessage(st)),
-				 errdetail("The batch is %zu bytes long.", len)));
+		undecodable(st, &hdr, len);
 	max_ts = check_batch(data, len, &hdr, &first_ts);
 	producer = batch_producer(&hdr, &pargs);
 

@@ -643,12 +643,9 @@ MqRecordIterNext(MqRecordIter *it, MqDecodedRecord *rec, bool *done)
 }
 
 MqCodecStatus
-MqBatchValidate(const uint8_t *buf, size_t len, MqBatchHeader *hdr)
+MqBatchCheckHeader(const uint8_t *buf, size_t len, MqBatchHeader *hdr)
 {
 	MqCodecStatus st;
-	MqRecordIter it;
-	MqDecodedRecord rec;
-	bool		done = false;
 
 	st = MqBatchDecodeHeader(buf, len, true, hdr);
 	if (st != MQ_CODEC_OK)
@@ -659,6 +656,20 @@ MqBatchValidate(const uint8_t *buf, size_t len, MqBatchHeader *hdr)
 	if ((size_t) hdr->records_count >
 		(len - MQ_BATCH_HEADER_SIZE) / MIN_RECORD_SIZE)
 		return MQ_CODEC_BAD_COUNT;
+	return MQ_CODEC_OK;
+}
+
+MqCodecStatus
+MqBatchValidate(const uint8_t *buf, size_t len, MqBatchHeader *hdr)
+{
+	MqCodecStatus st;
+	MqRecordIter it;
+	MqDecodedRecord rec;
+	bool		done = false;
+
+	st = MqBatchCheckHeader(buf, len, hdr);
+	if (st != MQ_CODEC_OK)
+		return st;
 
 	MqRecordIterInit(&it, buf, len, hdr);
 	while (!done)

@@ -157,10 +157,16 @@ extern void MqBatchSetMaxTimestamp(uint8_t *batch, size_t len,
 
 /*
  * Decoding.  MqBatchDecodeHeader reads and checks the header (length,
- * magic, and the CRC when verify_crc).  MqBatchValidate additionally walks
- * every record and checks counts, lengths and trailing bytes; after it
- * returns MQ_CODEC_OK, iteration cannot fail.  Neither reads outside
- * [buf, buf + len).
+ * magic, and the CRC when verify_crc).  MqBatchCheckHeader is what
+ * MqBatchValidate checks before the records: the header with its CRC, no
+ * compression, and a record count the bytes can hold.  MqBatchValidate
+ * additionally walks every record and checks counts, lengths and trailing
+ * bytes; after it returns MQ_CODEC_OK, iteration cannot fail.  (A caller
+ * that iterates anyway, to look at each record, can call MqBatchCheckHeader
+ * and let the iterator do the rest: the record iterator checks everything
+ * MqBatchValidate does, and walking a batch once instead of twice is a
+ * fifth of the server's work for a produced batch of small records.)
+ * None reads outside [buf, buf + len).
  *
  * Details: buf must hold exactly one batch (batchLength == len - 12, else
  * MQ_CODEC_BAD_LENGTH; len < 61 is MQ_CODEC_TRUNCATED).  Checks run in the
@@ -174,6 +180,8 @@ extern void MqBatchSetMaxTimestamp(uint8_t *batch, size_t len,
  */
 extern MqCodecStatus MqBatchDecodeHeader(const uint8_t *buf, size_t len,
 										 bool verify_crc, MqBatchHeader *hdr);
+extern MqCodecStatus MqBatchCheckHeader(const uint8_t *buf, size_t len,
+										MqBatchHeader *hdr);
 extern MqCodecStatus MqBatchValidate(const uint8_t *buf, size_t len,
 									 MqBatchHeader *hdr);
 
