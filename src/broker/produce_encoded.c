@@ -115,12 +115,6 @@ check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
 				 errhint("Clear the transactional attribute (0x10) and group the calls in one PostgreSQL transaction.")));
 	if (hdr->attributes & MQ_BATCH_DELETE_HORIZON)
 		refuse("the delete-horizon attribute is set", "Only log compaction sets it.");
-	if (hdr->records_count == 0)
-		refuse("the batch holds no records", NULL);
-	if (hdr->last_offset_delta != hdr->records_count - 1)
-		refuse("inconsistent batch offset range",
-			   psprintf("lastOffsetDelta is %d but the batch holds %d records.",
-						hdr->last_offset_delta, hdr->records_count));
 	if (!timestamp_in_range(hdr->base_timestamp))
 		refuse("baseTimestamp is out of range",
 			   psprintf("baseTimestamp is " INT64_FORMAT " ms.", hdr->base_timestamp));
@@ -148,6 +142,13 @@ check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
 		max_ts = Max(max_ts, rec.timestamp);
 		i++;
 	}
+	/* after the walk, which proved the count right */
+	if (hdr->records_count == 0)
+		refuse("the batch holds no records", NULL);
+	if (hdr->last_offset_delta != hdr->records_count - 1)
+		refuse("inconsistent batch offset range",
+			   psprintf("lastOffsetDelta is %d but the batch holds %d records.",
+						hdr->last_offset_delta, hdr->records_count));
 	return max_ts;
 }
 
