@@ -33,6 +33,19 @@ CREATE TABLE mq.partition (
 );
 COMMENT ON TABLE mq.partition IS 'mqext catalog: one row per partition of a topic';
 
+-- Every offset a partition ever handed out, to a transaction that committed
+-- or not, lies below its ceiling.  After a restart (or a promotion) the
+-- counter starts at or above it, so an offset a reader saw the last stable
+-- offset pass is never handed out again.  Written in place, in the WAL,
+-- by the C code only (src/log/recovery.c), never by UPDATE.
+CREATE TABLE mq.offset_ceiling (
+    topic_id   integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition  integer NOT NULL,
+    ceiling    bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (topic_id, partition)
+);
+COMMENT ON TABLE mq.offset_ceiling IS 'mqext catalog: per partition, an offset above every offset handed out so far; raised ahead, in place';
+
 CREATE SEQUENCE mq.segment_id_seq;
 CREATE TABLE mq.segment (
     segment_id  bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mq.segment_id_seq'),
@@ -308,6 +321,8 @@ BEGIN
         RETURNING topic_id INTO id;
     INSERT INTO mq.partition (topic_id, partition)
         SELECT id, p FROM generate_series(0, partitions - 1) p;
+    INSERT INTO mq.offset_ceiling (topic_id, partition)
+        SELECT id, p FROM generate_series(0, partitions - 1) p;
     EXECUTE format('CREATE TABLE mq_data.%I PARTITION OF mq_data.log FOR VALUES IN (%s) PARTITION BY LIST (segment_id)',
                    'topic_' || id, id);
     PERFORM mq._create_segment(id);
@@ -373,6 +388,8 @@ BEGIN
     END IF;
     UPDATE mq.topic t SET partitions = total WHERE t.topic_id = id;
     INSERT INTO mq.partition (topic_id, partition)
+        SELECT id, p FROM generate_series(cur, total - 1) p;
+    INSERT INTO mq.offset_ceiling (topic_id, partition)
         SELECT id, p FROM generate_series(cur, total - 1) p;
     PERFORM mq._note_topic_change(id);
     -- and the groups that read it, so that blocked members rebalance now
@@ -3000,6 +3017,7 @@ GRANT EXECUTE ON FUNCTION mq.node_watch(text) TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('mq.topic', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.partition', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.offset_ceiling', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.segment', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.segment_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.producer', '');

@@ -30,4 +30,18 @@
 #define Anum_mq_log_idx_partition	1
 #define Anum_mq_log_idx_last_offset	2
 
+/*
+ * mq.offset_ceiling, written in place: every column fixed-width and NOT
+ * NULL, so a row can be read and written through this struct.
+ */
+typedef struct FormData_mq_offset_ceiling
+{
+	int32		topic_id;
+	int32		partition;
+	int64		ceiling;
+} FormData_mq_offset_ceiling;
+
+#define Anum_mq_offset_ceiling_topic_id		1
+#define Anum_mq_offset_ceiling_partition	2
+
 #endif							/* MQ_CATALOG_H */

@@ -99,6 +99,13 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 								  VARSIZE(batch) - VARHDRSZ);
 		if (base >= 0)
 			break;
+		if (base == MQ_RESERVE_RAISE_CEILING)
+		{
+			MqPartitionRaiseCeiling(slot, app->topic->relid, partition,
+									hdr->records_count, MqLogWriteCeiling,
+									app->topic);
+			continue;
+		}
 		/* someone appended to this partition in a newer segment: go there */
 		MqSegmentClose(&app->seg);
 		MqSegmentOpenId(app->topic, segment_id, RowExclusiveLock, &app->seg);

@@ -1,23 +1,45 @@
 /*-------------------------------------------------------------------------
  *
  * src/log/recovery.c
- *	  Rebuild a partition's offset counter from storage.
+ *	  Rebuild a partition's offset counter from storage, and keep its
+ *	  offset ceiling.
  *
  * Shared memory starts empty after every restart, crash included.  The
  * first time a backend needs a partition's counter, it is set to the last
- * offset of the newest committed batch plus one (or the log start offset,
- * if larger).  Batches of transactions that never committed are invisible,
- * so their offsets may be handed out again: no reader ever saw a record at
- * them, but one may have seen the last stable offset pass them, and a
- * position taken from it (auto.offset.reset=latest on an idle partition)
- * then lies above the reissued offsets.  Committed offsets are never
- * reused.
+ * offset of the newest committed batch plus one, or the log start offset,
+ * or the partition's offset ceiling, whichever is largest.
+ *
+ * The ceiling is why no offset is ever handed out twice.  Batches of
+ * transactions that never committed are invisible after a restart, yet a
+ * reader may have seen the last stable offset pass their offsets, and
+ * committed a position there (auto.offset.reset=latest on an idle
+ * partition, say); records appended at those offsets again would lie below
+ * that position, never to be read.  So the counter never passes the
+ * ceiling, which an appender raises, some thousands of offsets at a time,
+ * before it passes: an in-place update of the partition's row in
+ * mq.offset_ceiling, WAL-logged like any heap change and checkpointed with
+ * its page.  Whatever a reader does with an offset it saw is logged after
+ * the ceiling above that offset, so a crash keeps both or neither; a
+ * standby replays it, so a promotion keeps it too.  The price is a jump of
+ * at most MQ_CEILING_HEADROOM offsets after a restart, as a sequence skips
+ * its cached values after a crash.
+ *
+ * In place, not by UPDATE: the ceiling is not transactional (an aborted
+ * appender's offsets are as handed out as a committed one's), and an
+ * UPDATE would be a new row version per raise, and a lock on it till the
+ * appender's commit.  Nothing else ever updates these rows, which is what
+ * makes the in-place write safe (PostgreSQL's own in-place updates of
+ * pg_class rows race with concurrent UPDATEs of the same row; here there
+ * are none).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"
@@ -28,14 +50,70 @@
 #include "log/recovery.h"
 #include "log/segment.h"
 
+/*
+ * A copy of the partition's row of mq.offset_ceiling, seen with snap (the
+ * latest snapshot: a topic created earlier in this transaction included).
+ */
+static HeapTuple
+ceiling_tuple(Relation rel, const MqTopic *topic, int32 partition, Snapshot snap)
+{
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	ScanKeyInit(&keys[0], Anum_mq_offset_ceiling_topic_id, BTEqualStrategyNumber,
+				F_INT4EQ, Int32GetDatum(topic->topic_id));
+	ScanKeyInit(&keys[1], Anum_mq_offset_ceiling_partition, BTEqualStrategyNumber,
+				F_INT4EQ, Int32GetDatum(partition));
+	scan = systable_beginscan(rel, MqCatalogRelid("offset_ceiling_pkey"), true,
+							  snap, 2, keys);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("partition %d of topic \"%s\" has no row in mq.offset_ceiling",
+						partition, topic->name)));
+	tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	return tup;
+}
+
+void
+MqLogWriteCeiling(Oid topic_relid, int32 partition, int64 ceiling, void *arg)
+{
+	MqTopic    *topic = (MqTopic *) arg;
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	Relation	rel = table_open(MqCatalogRelid("offset_ceiling"), RowExclusiveLock);
+	HeapTuple	tup = ceiling_tuple(rel, topic, partition, snap);
+	FormData_mq_offset_ceiling *row = (FormData_mq_offset_ceiling *) GETSTRUCT(tup);
+
+	Assert(topic->relid == topic_relid);
+	if (row->ceiling < ceiling)
+	{
+		row->ceiling = ceiling;
+		heap_inplace_update(rel, tup);
+	}
+	heap_freetuple(tup);
+	table_close(rel, RowExclusiveLock);
+	UnregisterSnapshot(snap);
+}
+
 int64
 MqLogRecoverNextOffset(Oid topic_relid, int32 partition, void *arg)
 {
 	MqTopic    *topic = (MqTopic *) arg;
 	int64		next = topic->log_start[partition];
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	Relation	rel;
+	HeapTuple	tup;
 
 	Assert(topic->relid == topic_relid);
+
+	rel = table_open(MqCatalogRelid("offset_ceiling"), AccessShareLock);
+	tup = ceiling_tuple(rel, topic, partition, snap);
+	next = Max(next, ((FormData_mq_offset_ceiling *) GETSTRUCT(tup))->ceiling);
+	heap_freetuple(tup);
+	table_close(rel, AccessShareLock);
 
 	/*
 	 * Look at every segment rather than trusting the newest one: a segment

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * src/log/recovery.h
- *	  Rebuild a partition's offset counter from storage.
+ *	  Rebuild a partition's offset counter from storage, and keep its
+ *	  offset ceiling.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,6 +13,8 @@
 #include "shmem/partition_state.h"
 
 extern int64 MqLogRecoverNextOffset(Oid topic_relid, int32 partition, void *arg);
+extern void MqLogWriteCeiling(Oid topic_relid, int32 partition, int64 ceiling,
+							  void *arg);
 
 /* The slot of a partition, its counter rebuilt if need be. */
 static inline MqPartitionSlot *

@@ -60,6 +60,13 @@
 /* fourth field of the advisory locktag that serializes a counter's rebuild */
 #define MQ_LOCKTAG_REBUILD	0x4D51	/* "MQ" */
 
+/*
+ * How far a raised ceiling lies above the offsets that needed it: one
+ * write per this many offsets, and at most this many offsets skipped
+ * after a restart (as a sequence skips its cached values after a crash).
+ */
+#define MQ_CEILING_HEADROOM	4096
+
 typedef struct LocalSlotEntry
 {
 	int32		key[2];
@@ -182,6 +189,7 @@ MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 			SpinLockInit(&slot->mutex);
 			slot->initialized = false;
 			slot->next_offset = 0;
+			slot->ceiling = 0;
 			slot->segment_floor = 0;
 			slot->inflight_head = -1;
 			slot->inflight_tail = -1;
@@ -238,6 +246,8 @@ MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 
 				SpinLockAcquire(&slot->mutex);
 				slot->next_offset = next;
+				/* the first append raises it (recover() saw it below next) */
+				slot->ceiling = next;
 				slot->initialized = true;
 				SpinLockRelease(&slot->mutex);
 			}
@@ -300,10 +310,14 @@ pool_push(int32 e)
  * slot remembers the newest segment a reservation was made in, and refuses
  * one in an older segment: that appender chose its segment from a catalog
  * view that predates a roll someone else has already appended after.  It
- * then gets -1 and, in *segment_id, the segment to append to instead.
- * This is what lets a segment roll go without locking the active segment:
+ * then gets MQ_RESERVE_NEWER_SEGMENT and, in *segment_id, the segment to
+ * append to instead.  This is what lets a segment roll go without locking the active segment:
  * appends that chose the old segment before the roll became visible still
  * land there, below the first offset of the new one.
+ *
+ * Nor does the counter pass the partition's durable ceiling: a reservation
+ * that would gets MQ_RESERVE_RAISE_CEILING, and the caller raises it
+ * (MqPartitionRaiseCeiling) and tries again.
  */
 int64
 MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id, int32 count, int64 bytes)
@@ -343,7 +357,12 @@ MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id, int32 count, int64 
 	SpinLockAcquire(&slot->mutex);
 	Assert(slot->initialized);
 	if (*segment_id < slot->segment_floor)
+	{
 		*segment_id = slot->segment_floor;
+		base = MQ_RESERVE_NEWER_SEGMENT;
+	}
+	else if (slot->next_offset + count > slot->ceiling)
+		base = MQ_RESERVE_RAISE_CEILING;
 	else
 	{
 		slot->segment_floor = *segment_id;
@@ -381,6 +400,41 @@ MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id, int32 count, int64 
 		}
 	}
 	return base;
+}
+
+/*
+ * Raise the partition's ceiling so that count more offsets fit below it,
+ * and some thousands more after them: write() makes the new ceiling
+ * durable (in the WAL) before the slot lets the counter go past the old
+ * one.  WAL order then does the rest: whatever a reader does with an
+ * offset it saw (commit a position, say) is logged after the ceiling
+ * above it, so a crash that loses the ceiling loses that too.
+ *
+ * Appenders that need a higher ceiling queue on the partition's
+ * heavyweight lock (the one the rebuild takes) and find it raised.
+ */
+void
+MqPartitionRaiseCeiling(MqPartitionSlot *slot, Oid topic_relid, int32 partition,
+						int32 count, MqWriteCeiling write, void *arg)
+{
+	LOCKTAG		tag;
+	int64		target = -1;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, topic_relid, (uint32) partition, MQ_LOCKTAG_REBUILD);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	SpinLockAcquire(&slot->mutex);
+	if (slot->next_offset + count > slot->ceiling)
+		target = slot->next_offset + count + MQ_CEILING_HEADROOM;
+	SpinLockRelease(&slot->mutex);
+	if (target >= 0)
+	{
+		/* an error here leaves the ceiling as it was (and the lock to abort) */
+		write(topic_relid, partition, target, arg);
+		SpinLockAcquire(&slot->mutex);
+		slot->ceiling = Max(slot->ceiling, target);
+		SpinLockRelease(&slot->mutex);
+	}
+	LockRelease(&tag, ExclusiveLock, false);
 }
 
 int64

@@ -26,6 +26,7 @@ typedef struct MqPartitionSlot
 	slock_t		mutex;			/* guards every field below */
 	bool		initialized;	/* next_offset rebuilt from storage */
 	int64		next_offset;	/* next offset to hand out */
+	int64		ceiling;		/* durable bound: next_offset never passes it */
 	int64		segment_floor;	/* newest segment an append reserved in */
 	int32		inflight_head;	/* oldest in-flight append, -1 if none */
 	int32		inflight_tail;	/* newest in-flight append, -1 if none */
@@ -62,6 +63,14 @@ typedef struct MqInflight
 /* Computes a partition's next offset from storage (log/recovery.c). */
 typedef int64 (*MqRecoverNextOffset) (Oid topic_relid, int32 partition, void *arg);
 
+/* Makes a partition's offset ceiling durable (log/recovery.c). */
+typedef void (*MqWriteCeiling) (Oid topic_relid, int32 partition, int64 ceiling,
+								void *arg);
+
+/* MqPartitionReserve's answers other than an offset */
+#define MQ_RESERVE_NEWER_SEGMENT	(-1)
+#define MQ_RESERVE_RAISE_CEILING	(-2)
+
 extern Size MqInflightPoolSize(int n);
 extern void MqInflightPoolInit(void);
 
@@ -69,6 +78,9 @@ extern MqPartitionSlot *MqPartitionGet(Oid topic_relid, int32 partition,
 									   MqRecoverNextOffset recover, void *arg);
 extern int64 MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id,
 								int32 count, int64 bytes);
+extern void MqPartitionRaiseCeiling(MqPartitionSlot *slot, Oid topic_relid,
+									int32 partition, int32 count,
+									MqWriteCeiling write, void *arg);
 extern void MqPartitionCountFetch(MqPartitionSlot *slot, int64 records);
 extern MqPartitionStats *MqPartitionStatsCollect(int *n);
 extern void MqPartitionStatsReset(void);
