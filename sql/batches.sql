@@ -287,6 +287,10 @@ SELECT * FROM mq.produce_encoded('idem', 0, (SELECT b FROM one));
 PREPARE TRANSACTION 'batches';
 SELECT * FROM mq.produce_encoded('idem', 0, (SELECT b FROM one));
 SELECT base_offset, last_offset FROM mq.fetch_batches('idem', 0, 9);
+-- nor does a read-only transaction write
+BEGIN READ ONLY;
+SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'idem', (SELECT b FROM one)));
+COMMIT;
 
 -- privileges: like their row-level siblings, not open to PUBLIC
 SELECT p.oid::regprocedure, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute

@@ -23,6 +23,14 @@ SELECT pg_temp.err($q$SELECT mq.produce('p', 'x'::bytea, partition => 6)$q$);
 SELECT pg_temp.err($q$SELECT mq.produce('p', 'x'::bytea, partition => -1)$q$);
 SELECT pg_temp.err($q$SELECT mq.produce('nosuch', 'x'::bytea)$q$);
 SELECT pg_temp.err($q$SELECT mq.produce(NULL, 'x'::bytea)$q$);
+-- a read-only transaction writes nothing, as it would refuse an INSERT
+BEGIN READ ONLY;
+SELECT pg_temp.err($q$SELECT mq.produce('p', 'x'::bytea)$q$);
+SELECT pg_temp.err($q$SELECT mq.produce_batch('p', ARRAY['x', 'y'])$q$);
+COMMIT;
+SET default_transaction_read_only = on;
+SELECT pg_temp.err($q$SELECT mq.produce('p', 'x'::bytea)$q$);
+RESET default_transaction_read_only;
 
 -- null keys: one partition per call, the next call moves on (sticky)
 CREATE TEMP TABLE sticky AS

@@ -51,6 +51,24 @@
 #include "log/segment.h"
 
 /*
+ * mq.offset_ceiling, or an error for SQL objects older than this library
+ * (the table came with it; an extension created before has none).
+ */
+static Relation
+open_ceilings(LOCKMODE mode)
+{
+	Oid			relid = MqCatalogRelid("offset_ceiling");
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table mq.offset_ceiling does not exist"),
+				 errdetail("The mqext library is newer than the extension's SQL objects in this database."),
+				 errhint("Recreate the extension: DROP EXTENSION mqext; CREATE EXTENSION mqext;")));
+	return table_open(relid, mode);
+}
+
+/*
  * A copy of the partition's row of mq.offset_ceiling, seen with snap (the
  * latest snapshot: a topic created earlier in this transaction included).
  */
@@ -83,7 +101,7 @@ MqLogWriteCeiling(Oid topic_relid, int32 partition, int64 ceiling, void *arg)
 {
 	MqTopic    *topic = (MqTopic *) arg;
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
-	Relation	rel = table_open(MqCatalogRelid("offset_ceiling"), RowExclusiveLock);
+	Relation	rel = open_ceilings(RowExclusiveLock);
 	HeapTuple	tup = ceiling_tuple(rel, topic, partition, snap);
 	FormData_mq_offset_ceiling *row = (FormData_mq_offset_ceiling *) GETSTRUCT(tup);
 
@@ -109,7 +127,7 @@ MqLogRecoverNextOffset(Oid topic_relid, int32 partition, void *arg)
 
 	Assert(topic->relid == topic_relid);
 
-	rel = table_open(MqCatalogRelid("offset_ceiling"), AccessShareLock);
+	rel = open_ceilings(AccessShareLock);
 	tup = ceiling_tuple(rel, topic, partition, snap);
 	next = Max(next, ((FormData_mq_offset_ceiling *) GETSTRUCT(tup))->ceiling);
 	heap_freetuple(tup);
