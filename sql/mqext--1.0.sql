@@ -45,6 +45,20 @@ CREATE TABLE mq.offset_ceiling (
     PRIMARY KEY (topic_id, partition)
 );
 COMMENT ON TABLE mq.offset_ceiling IS 'mqext catalog: per partition, an offset above every offset handed out so far; raised ahead, in place';
+-- An UPDATE would make a new row version, and an in-place write racing it
+-- would land on the old one and be lost.
+CREATE FUNCTION mq._refuse_ceiling_update() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'mq.offset_ceiling cannot be updated'
+        USING ERRCODE = '55000',
+              DETAIL = 'mqext raises the ceilings itself, in place.';
+END
+$$;
+CREATE TRIGGER offset_ceiling_no_update BEFORE UPDATE ON mq.offset_ceiling
+    FOR EACH ROW EXECUTE FUNCTION mq._refuse_ceiling_update();
 
 CREATE SEQUENCE mq.segment_id_seq;
 CREATE TABLE mq.segment (
@@ -391,6 +405,8 @@ BEGIN
         SELECT id, p FROM generate_series(cur, total - 1) p;
     INSERT INTO mq.offset_ceiling (topic_id, partition)
         SELECT id, p FROM generate_series(cur, total - 1) p;
+    -- counters left by an add_partitions that rolled back must not survive
+    PERFORM mq._forget_topic(format('mq_data.%I', 'topic_' || id)::regclass, cur);
     PERFORM mq._note_topic_change(id);
     -- and the groups that read it, so that blocked members rebalance now
     PERFORM mq._note_key_change(m.group_id)
@@ -406,7 +422,7 @@ CREATE FUNCTION mq._note_topic_change(topic_id integer) RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_note_topic_change';
 
-CREATE FUNCTION mq._forget_topic(topic_relid oid) RETURNS void
+CREATE FUNCTION mq._forget_topic(topic_relid oid, from_partition integer DEFAULT 0) RETURNS void
     LANGUAGE c STRICT
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_forget_topic';

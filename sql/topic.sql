@@ -105,4 +105,21 @@ SELECT pg_temp.err($q$SELECT mq.drop_topic('orders')$q$);
 ROLLBACK;
 SELECT "offset", convert_from(value, 'UTF8') FROM mq.fetch('orders', 0, 0);
 
+-- offset ceilings: raised by the first append, ahead of it; never by UPDATE
+SELECT mq.create_topic('ceil', 1);
+SELECT c.ceiling FROM mq.offset_ceiling c JOIN mq.topic t USING (topic_id) WHERE t.name = 'ceil';
+SELECT "offset" FROM mq.produce('ceil', 'a'::bytea);
+SELECT c.ceiling > 0 AS raised FROM mq.offset_ceiling c JOIN mq.topic t USING (topic_id) WHERE t.name = 'ceil';
+SELECT pg_temp.err($q$UPDATE mq.offset_ceiling SET ceiling = 0$q$);
+-- a partition added by a transaction that rolled back leaves no counter
+-- behind: added again, it starts at offset 0 and raises its own ceiling
+BEGIN;
+SELECT mq.add_partitions('ceil', 2);
+SELECT "offset" FROM mq.produce('ceil', 'b'::bytea, partition => 1);
+ROLLBACK;
+SELECT mq.add_partitions('ceil', 2);
+SELECT "offset" FROM mq.produce('ceil', 'c'::bytea, partition => 1);
+SELECT c.ceiling > 0 AS raised FROM mq.offset_ceiling c JOIN mq.topic t USING (topic_id)
+ WHERE t.name = 'ceil' AND c.partition = 1;
+
 SELECT mq.drop_topic(topic) FROM mq.topics ORDER BY topic;

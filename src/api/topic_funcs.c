@@ -134,7 +134,7 @@ Datum
 mq_forget_topic(PG_FUNCTION_ARGS)
 {
 	if (MqPreloaded)
-		MqPartitionForgetTopic(PG_GETARG_OID(0));
+		MqPartitionForgetTopic(PG_GETARG_OID(0), PG_GETARG_INT32(1));
 	PG_RETURN_VOID();
 }
 

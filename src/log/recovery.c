@@ -17,20 +17,23 @@
  * that position, never to be read.  So the counter never passes the
  * ceiling, which an appender raises, some thousands of offsets at a time,
  * before it passes: an in-place update of the partition's row in
- * mq.offset_ceiling, WAL-logged like any heap change and checkpointed with
- * its page.  Whatever a reader does with an offset it saw is logged after
- * the ceiling above that offset, so a crash keeps both or neither; a
- * standby replays it, so a promotion keeps it too.  The price is a jump of
- * at most MQ_CEILING_HEADROOM offsets after a restart, as a sequence skips
- * its cached values after a crash.
+ * mq.offset_ceiling, WAL-logged like any heap change, flushed at once, and
+ * checkpointed with its page.  No offset above the old ceiling exists
+ * before the new one is on disk, so a crash cannot lose it; a standby
+ * replays it, so a promotion keeps it too (but with asynchronous
+ * replication, a standby promoted after a failover may lack the primary's
+ * last WAL, this included, as it lacks its last commits).  The price is a
+ * jump after a restart of at most MQ_CEILING_HEADROOM offsets plus the
+ * size of the batch that last raised it, as a sequence skips its cached
+ * values after a crash.
  *
  * In place, not by UPDATE: the ceiling is not transactional (an aborted
  * appender's offsets are as handed out as a committed one's), and an
  * UPDATE would be a new row version per raise, and a lock on it till the
- * appender's commit.  Nothing else ever updates these rows, which is what
- * makes the in-place write safe (PostgreSQL's own in-place updates of
- * pg_class rows race with concurrent UPDATEs of the same row; here there
- * are none).
+ * appender's commit.  Nothing else ever updates these rows (a trigger
+ * refuses UPDATE), which is what makes the in-place write safe
+ * (PostgreSQL's own in-place updates of pg_class rows race with concurrent
+ * UPDATEs of the same row; here there are none).
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +43,7 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xlog.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"
@@ -110,6 +114,15 @@ MqLogWriteCeiling(Oid topic_relid, int32 partition, int64 ceiling, void *arg)
 	{
 		row->ceiling = ceiling;
 		heap_inplace_update(rel, tup);
+
+		/*
+		 * Flushed now, not with the appender's commit: a rolled-back
+		 * appender flushes nothing, and a reader may act on the LSO
+		 * without writing any WAL of its own (keep it in memory, or
+		 * elsewhere).  One flush per MQ_CEILING_HEADROOM offsets.
+		 */
+		if (RelationNeedsWAL(rel))
+			XLogFlush(XactLastRecEnd);
 	}
 	heap_freetuple(tup);
 	table_close(rel, RowExclusiveLock);

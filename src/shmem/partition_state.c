@@ -405,10 +405,9 @@ MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id, int32 count, int64 
 /*
  * Raise the partition's ceiling so that count more offsets fit below it,
  * and some thousands more after them: write() makes the new ceiling
- * durable (in the WAL) before the slot lets the counter go past the old
- * one.  WAL order then does the rest: whatever a reader does with an
- * offset it saw (commit a position, say) is logged after the ceiling
- * above it, so a crash that loses the ceiling loses that too.
+ * durable (flushed to the WAL) before the slot lets the counter go past
+ * the old one, so no offset above the old ceiling is ever handed out that
+ * a crash could hand out again.
  *
  * Appenders that need a higher ceiling queue on the partition's
  * heavyweight lock (the one the rebuild takes) and find it raised.
@@ -573,12 +572,12 @@ MqPartitionReleaseInflight(void)
 
 /*
  * Remove the slots of database dbid whose topic's log is in relids (NIL:
- * every one of the database), and make backends drop their cached pointers
- * if any went.  The callers know that nobody has an append in flight in
- * them.
+ * every one of the database) and whose partition is from_partition or
+ * above, and make backends drop their cached pointers if any went.  The
+ * callers know that nobody has an append in flight in them.
  */
 static void
-remove_slots(Oid dbid, List *relids)
+remove_slots(Oid dbid, List *relids, int32 from_partition)
 {
 	HASH_SEQ_STATUS status;
 	MqPartitionSlot *slot;
@@ -589,7 +588,8 @@ remove_slots(Oid dbid, List *relids)
 	while ((slot = hash_seq_search(&status)) != NULL)
 	{
 		if (slot->key.dbid == dbid &&
-			(relids == NIL || list_member_oid(relids, slot->key.topic_relid)))
+			(relids == NIL || list_member_oid(relids, slot->key.topic_relid)) &&
+			slot->key.partition >= from_partition)
 		{
 			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
 			removed = true;
@@ -601,11 +601,17 @@ remove_slots(Oid dbid, List *relids)
 }
 
 /*
- * Remove every slot of a topic of this database.  Called by mq.drop_topic
- * while it holds an exclusive lock on all the topic's segments.
+ * Remove the slots of a topic of this database, of its partitions
+ * from_partition and above.  Called by mq.drop_topic (from 0) while it
+ * holds an exclusive lock on all the topic's segments, and by
+ * mq.add_partitions (from the first new partition): a slot of a partition
+ * that an add_partitions rolled back may remain, its counter and ceiling
+ * describing rows that no longer exist, and the partition added again must
+ * start from its new rows.  Nobody else can have appended there: the
+ * partitions do not exist for anyone else.
  */
 void
-MqPartitionForgetTopic(Oid topic_relid)
+MqPartitionForgetTopic(Oid topic_relid, int32 from_partition)
 {
 	MqRequirePreload();
 
@@ -618,14 +624,15 @@ MqPartitionForgetTopic(Oid topic_relid)
 	{
 		MqPartitionSlot *mine = my_inflight[i].slot;
 
-		if (mine->key.dbid == MyDatabaseId && mine->key.topic_relid == topic_relid)
+		if (mine->key.dbid == MyDatabaseId && mine->key.topic_relid == topic_relid &&
+			mine->key.partition >= from_partition)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
 					 errmsg("cannot drop a topic this transaction has produced to"),
 					 errhint("Commit or roll back the transaction first.")));
 	}
 
-	remove_slots(MyDatabaseId, list_make1_oid(topic_relid));
+	remove_slots(MyDatabaseId, list_make1_oid(topic_relid), from_partition);
 }
 
 /*
@@ -636,7 +643,7 @@ MqPartitionForgetTopic(Oid topic_relid)
 void
 MqPartitionForgetDatabase(Oid dbid)
 {
-	remove_slots(dbid, NIL);
+	remove_slots(dbid, NIL, 0);
 }
 
 /*
@@ -684,7 +691,7 @@ MqPartitionForgetVanished(void)
 			gone = foreach_delete_current(gone, lc);
 	}
 	if (gone != NIL)
-		remove_slots(MyDatabaseId, gone);
+		remove_slots(MyDatabaseId, gone, 0);
 	list_free(gone);
 }
 

@@ -88,7 +88,7 @@ extern int64 MqPartitionLastStable(MqPartitionSlot *slot);
 extern TimestampTz MqPartitionOldestInflight(MqPartitionSlot *slot);
 extern bool MqXactHasInflight(void);
 extern void MqPartitionReleaseInflight(void);
-extern void MqPartitionForgetTopic(Oid topic_relid);
+extern void MqPartitionForgetTopic(Oid topic_relid, int32 from_partition);
 extern void MqPartitionForgetDatabase(Oid dbid);
 extern void MqPartitionForgetVanished(void);
 extern int	MqPartitionSlotsInUse(void);

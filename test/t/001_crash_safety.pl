@@ -456,38 +456,74 @@ note('records committed in all: ' . count_truth());
 
 # --- an aborted tail: its offsets are never handed out again -----------------
 #
-# Ten records commit, five roll back: the last stable offset moves past
-# the five, and a consumer group commits that position.  Before this fix,
-# a crash made the counter restart right after the ten, and the records
-# appended next lay below the group's position, never to be read by it.
-# Twice: the ceiling either replayed from the WAL or, after a CHECKPOINT,
-# read from its page.
+# Ten records commit, then a batch rolls back: the last stable offset moves
+# past it, and a reader takes that position.  Before the offset ceiling, a
+# crash made the counter restart right after the ten, and the records
+# appended next lay below the reader's position, never to be read by it.
+# Three ways:
+#   - 'group': a consumer group commits the position (a commit of its own,
+#     flushed), and the crash replays the ceiling from the WAL;
+#   - 'checkpoint': the same with a CHECKPOINT before the crash, so the
+#     ceiling is read from its page;
+#   - 'read-only': the rolled-back batch is larger than the ceiling's
+#     headroom, so it raises the ceiling itself, in a transaction that
+#     flushes nothing when it rolls back, and the reader only looks at the
+#     LSO (a read-only query: no WAL).  Nothing else flushes the WAL
+#     meanwhile: the WAL writer is stopped (SIGSTOP: the immediate shutdown
+#     then kills it), the background writer writes no buffer, autovacuum
+#     is off.  Only the ceiling's own flush saves it from the crash.
 
-foreach my $checkpoint (0, 1)
+foreach my $way ('group', 'checkpoint', 'read-only')
 {
-	my $name = $checkpoint ? 'aborted tail, checkpoint, crash' : 'aborted tail, crash';
-	my $tp = "tail$checkpoint";
+	my $name = "aborted tail ($way)";
+	(my $tp = "tail_$way") =~ s/-/_/g;
+	my $aborted = $way eq 'read-only' ? 5000 : 5;
+	my $lso_expected = 10 + $aborted;
 	$node->safe_psql('postgres', qq{
 		SELECT mq.create_topic('$tp', 1);
 		SELECT mq.produce('$tp', 'ok-' || i, partition => 0) FROM generate_series(1, 10) i;
+	});
+	if ($way eq 'read-only')
+	{
+		$node->safe_psql('postgres', q{
+			ALTER SYSTEM SET bgwriter_lru_maxpages = 0;
+			ALTER SYSTEM SET autovacuum = off;
+			SELECT pg_reload_conf();
+		});
+		my $walwriter = $node->safe_psql('postgres',
+			q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'});
+		is(kill('STOP', $walwriter), 1, "$name: WAL writer $walwriter stopped");
+	}
+	$node->safe_psql('postgres', qq{
 		BEGIN;
-		SELECT mq.produce('$tp', 'abort-' || i, partition => 0) FROM generate_series(1, 5) i;
+		SELECT count(*) FROM mq.produce_batch('$tp', ARRAY(SELECT 'abort-' || i FROM generate_series(1, $aborted) i), partition => 0);
 		ROLLBACK;
-		SELECT mq.subscribe('g$tp', ARRAY['$tp'], 'm', '{"auto.offset.reset": "latest"}');
-		SELECT count(*) FROM mq.poll('g$tp', member_id => 'm');
 	});
 	my $lso = $node->safe_psql('postgres', qq{SELECT mq.latest_offset('$tp', 0)});
-	is($lso, '15', "$name: the last stable offset passed the rolled-back records");
-	$node->safe_psql('postgres', qq{SELECT mq.commit('g$tp', '$tp', 0, $lso, 'm')});
-	$node->safe_psql('postgres', 'CHECKPOINT') if $checkpoint;
+	is($lso, $lso_expected, "$name: the last stable offset passed the rolled-back records");
+	if ($way ne 'read-only')
+	{
+		$node->safe_psql('postgres', qq{
+			SELECT mq.subscribe('g$tp', ARRAY['$tp'], 'm', '{"auto.offset.reset": "latest"}');
+			SELECT count(*) FROM mq.poll('g$tp', member_id => 'm');
+			SELECT mq.commit('g$tp', '$tp', 0, $lso, 'm');
+		});
+	}
+	$node->safe_psql('postgres', 'CHECKPOINT') if $way eq 'checkpoint';
 	$node->stop('immediate');
 	$node->start;
 	my $off = $node->safe_psql('postgres', qq{SELECT "offset" FROM mq.produce('$tp', 'ok-after', partition => 0)});
 	cmp_ok($off, '>=', $lso, "$name: the next record gets an offset at or above the position seen ($off)");
-	is($node->safe_psql('postgres', qq{
-		SELECT string_agg(value, ',') FROM mq.fetch_text('$tp', 0,
-			(SELECT committed_offset FROM mq.consumer_lag WHERE group_id = 'g$tp'))}),
-	   'ok-after', "$name: the group's committed position reads the new record");
+	is($node->safe_psql('postgres', qq{SELECT string_agg(value, ',') FROM mq.fetch_text('$tp', 0, $lso)}),
+	   'ok-after', "$name: reading from the position seen returns the new record");
+	if ($way eq 'read-only')
+	{
+		$node->safe_psql('postgres', q{
+			ALTER SYSTEM RESET bgwriter_lru_maxpages;
+			ALTER SYSTEM RESET autovacuum;
+			SELECT pg_reload_conf();
+		});
+	}
 }
 
 $node->stop;
