@@ -18,6 +18,14 @@
  *           SELECT min("offset") FROM mq.produce_batch($1, $2::bytea[])
  *       (what a client that binds its arrays in binary pays, against the
  *       array literal that pgbench sends as text)
+ *   batches blob CONNINFO LABEL RECORDS PER_BATCH PAYLOAD
+ *       Postgres' own floor for storing a batch as one row per
+ *       transaction: the same batches as produce, each inserted as one
+ *       bytea value (a binary parameter) into raw_blob, whose column is
+ *       stored out of line uncompressed as mqext's segments store theirs,
+ *           INSERT INTO raw_blob (label, batch) VALUES ($1, $2) RETURNING id
+ *       (no decoding, no offsets, no LSO: only the row, its TOAST chunks
+ *       and index entries, the WAL and the commit's flush).
  *   batches fetch CONNINFO TOPIC RECORDS
  *       reads RECORDS records of partition 0 of TOPIC from offset 0 with
  *           SELECT last_offset, batch FROM mq.fetch_batches($1, 0, $2, 1)
@@ -294,13 +302,16 @@ main(int argc, char **argv)
 	bench_prog = "batches";
 	if (argc < 3)
 	{
-		fprintf(stderr, "usage: batches produce|produce-array|fetch|select CONNINFO ARGS...\n");
+		fprintf(stderr, "usage: batches produce|produce-array|blob|fetch|select CONNINFO ARGS...\n");
 		return 2;
 	}
 	c = connect_db(argv[2], "mqbench_batches");
 	if (strcmp(argv[1], "produce") == 0 && argc == 7)
 		return produce(c, "SELECT base_offset FROM mq.produce_encoded($1, 0, $2)", build_batch,
 					   argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (strcmp(argv[1], "blob") == 0 && argc == 7)
+		return produce(c, "INSERT INTO raw_blob (label, batch) VALUES ($1, $2) RETURNING id",
+					   build_batch, argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if (strcmp(argv[1], "produce-array") == 0 && argc == 7)
 		return produce(c, "SELECT min(\"offset\") FROM mq.produce_batch($1, $2::bytea[])",
 					   build_array, argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));

@@ -3,6 +3,11 @@ CREATE EXTENSION mqext;
 -- raw Postgres: single-row INSERT target, and the COPY/SELECT table
 CREATE TABLE raw_insert (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload bytea NOT NULL);
 CREATE TABLE raw_copy (id bigint PRIMARY KEY, payload bytea NOT NULL);
+-- the floor of one row per batch: each batch one bytea row, stored as
+-- mq_data.log stores batches (out of line, uncompressed)
+CREATE TABLE raw_blob (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label text NOT NULL,
+                       batch bytea NOT NULL);
+ALTER TABLE raw_blob ALTER COLUMN batch SET STORAGE EXTERNAL;
 -- mqext: one single-partition topic per workload
 SELECT mq.create_topic('produce1', 1);
 SELECT mq.create_topic('batch100', 1);

@@ -14,6 +14,9 @@
 #                         records the client encodes itself (bench/batches.c,
 #                         a libpq client built here with gcc and mqext's codec;
 #                         its encoding time counts), sent as a binary parameter
+#                         and the floor of any one-row-per-batch design: the
+#                         same encoded batches INSERTed as one bytea row per
+#                         transaction into a table stored like a segment
 #   read                  SELECT of 1M rows by key range, 500 per statement
 #                         vs mq.fetch of 1M records, 500 per call (all seven
 #                         columns, the target; and offset + value only)
@@ -218,6 +221,11 @@ for round in $(seq 1 "$ROUNDS"); do
     settle
     t=$(batches "$TMP/encoded1000-$round.log" produce "$CONNINFO" encoded1000 "$ROWS" 1000 "$PAYLOAD")
     record encoded1000 "$t" records/s "mq.produce_encoded, client-encoded batches of 1000, 1 client ($ROWS records)"
+
+    sql "TRUNCATE raw_blob" >/dev/null
+    settle
+    t=$(batches "$TMP/blob1000-$round.log" blob "$CONNINFO" blob1000 "$ROWS" 1000 "$PAYLOAD")
+    record blob1000 "$t" records/s "the same batches INSERTed as one bytea row per transaction, 1 client ($ROWS records)"
 done
 rm -f "$TMP/rows.tsv"
 
@@ -471,6 +479,8 @@ row "bulk: COPY of 1M rows vs mq.produce_batch of 100" "${R[copy]}" "${R[batch10
 row "bulk: COPY of 1M rows vs mq.produce_batch of 1000" "${R[copy]}" "${R[batch1000]}" 2
 row "bulk: COPY of 1M rows vs mq.produce_batch of 1000, the bytea[] bound in binary (1 client, bench/batches.c)" "${R[copy]}" "${R[array1000]}" 2
 row "bulk: COPY of 1M rows vs mq.produce_encoded of a client-encoded RecordBatch of 1000 (1 client, binary parameter, bench/batches.c; encoding included)" "${R[copy]}" "${R[encoded1000]}" 2
+row "bulk: COPY of 1M rows vs Postgres' floor for one row per batch: the same encoded batches INSERTed as one bytea row per transaction (bench/batches.c)" "${R[copy]}" "${R[blob1000]}" ""
+row "floor: the same batches as bytea rows vs mq.produce_encoded" "${R[blob1000]}" "${R[encoded1000]}" ""
 row "read 1M in chunks of $CHUNK: SELECT id, payload by key range vs SELECT * FROM mq.fetch" "${R[select]}" "${R[fetch]}" 2
 row "read 1M in chunks of $CHUNK: the same, but SELECT \"offset\", value FROM mq.fetch" "${R[select]}" "${R[fetch_narrow]}" ""
 row "read 1M in chunks of $CHUNK: SELECT id, payload by key range vs SELECT * FROM mq.fetch_batches (one stored batch of $CHUNK per call)" "${R[select]}" "${R[fetch_batches]}" 2
