@@ -26,6 +26,10 @@
  *           INSERT INTO raw_blob (label, batch) VALUES ($1, $2) RETURNING id
  *       (no decoding, no offsets, no LSO: only the row, its TOAST chunks
  *       and index entries, the WAL and the commit's flush).
+ *   batches blob-fetch CONNINFO LABEL RECORDS
+ *       the read side of that floor: the rows blob stored under LABEL, one
+ *       per call by id, with binary results, each batch decoded as fetch
+ *       decodes them.
  *   batches fetch CONNINFO TOPIC RECORDS
  *       reads RECORDS records of partition 0 of TOPIC from offset 0 with
  *           SELECT last_offset, batch FROM mq.fetch_batches($1, 0, $2, 1)
@@ -194,6 +198,36 @@ produce(PGconn *c, const char *sql, build_fn build, const char *topic,
 	return 0;
 }
 
+/*
+ * Check a batch's CRC and decode its records at or after from, touching
+ * key and value; returns how many.
+ */
+static long
+decode_batch(const uint8_t *b, size_t len, int64_t from, uint64_t *touched)
+{
+	MqBatchHeader hdr;
+	MqRecordIter it;
+	MqDecodedRecord rec;
+	MqCodecStatus st;
+	bool		done;
+	long		n = 0;
+
+	st = MqBatchDecodeHeader(b, len, true, &hdr);
+	if (st != MQ_CODEC_OK)
+		die("%s", MqCodecStatusMessage(st));
+	MqRecordIterInit(&it, b, len, &hdr);
+	while ((st = MqRecordIterNext(&it, &rec, &done)) == MQ_CODEC_OK && !done)
+	{
+		if (rec.offset < from)
+			continue;			/* the batch began before what we asked for */
+		*touched += (rec.value_len > 0 ? rec.value[0] : 0) + (rec.key_len > 0 ? rec.key[0] : 0);
+		n++;
+	}
+	if (st != MQ_CODEC_OK)
+		die("%s", MqCodecStatusMessage(st));
+	return n;
+}
+
 static int
 fetch(PGconn *c, const char *topic, long records)
 {
@@ -217,46 +251,55 @@ fetch(PGconn *c, const char *topic, long records)
 				 2, vals, NULL, NULL, 1);
 		rows = PQntuples(r);
 		if (rows == 0)
-		{
-			fprintf(stderr, "batches: no batch at offset %lld\n", (long long) from);
-			exit(1);
-		}
+			die("no batch at offset %lld", (long long) from);
 		calls++;
 		for (int i = 0; i < rows; i++)
 		{
-			const uint8_t *b = (const uint8_t *) PQgetvalue(r, i, 1);
-			size_t		len = PQgetlength(r, i, 1);
-			MqBatchHeader hdr;
-			MqRecordIter it;
-			MqDecodedRecord rec;
-			MqCodecStatus st;
-			bool		done;
-
-			st = MqBatchDecodeHeader(b, len, true, &hdr);
-			if (st != MQ_CODEC_OK)
-			{
-				fprintf(stderr, "batches: %s\n", MqCodecStatusMessage(st));
-				exit(1);
-			}
-			MqRecordIterInit(&it, b, len, &hdr);
-			while ((st = MqRecordIterNext(&it, &rec, &done)) == MQ_CODEC_OK && !done)
-			{
-				if (rec.offset < from)
-					continue;	/* the batch began before what we asked for */
-				touched += (rec.value_len > 0 ? rec.value[0] : 0) + (rec.key_len > 0 ? rec.key[0] : 0);
-				got++;
-			}
-			if (st != MQ_CODEC_OK)
-			{
-				fprintf(stderr, "batches: %s\n", MqCodecStatusMessage(st));
-				exit(1);
-			}
+			got += decode_batch((const uint8_t *) PQgetvalue(r, i, 1),
+								PQgetlength(r, i, 1), from, &touched);
 			from = (int64_t) get_be64(PQgetvalue(r, i, 0)) + 1;
 		}
 		PQclear(r);
 	}
 	printf("per_s=%.1f\ncalls=%ld\nrecords=%ld\ntouched=%llu\n",
 		   got / (now() - t0), calls, got, (unsigned long long) touched);
+	return 0;
+}
+
+/*
+ * The read side of the floor: RECORDS records from the batches that
+ * "batches blob" stored under LABEL, one row per call by id, decoded
+ * exactly as fetch decodes mq.fetch_batches' (the stored batches keep the
+ * base offset 0 the client encoded, so every record counts).
+ */
+static int
+blob_fetch(PGconn *c, const char *label, long records)
+{
+	long		got = 0;
+	uint64_t	touched = 0;
+	int64_t		id = 0;
+	double		t0 = now();
+
+	while (got < records)
+	{
+		char		off[32];
+		const char *vals[2];
+		PGresult   *r;
+
+		snprintf(off, sizeof(off), "%lld", (long long) id);
+		vals[0] = label;
+		vals[1] = off;
+		r = exec(c, "SELECT id, batch FROM raw_blob WHERE label = $1 AND id > $2 ORDER BY id LIMIT 1",
+				 2, vals, NULL, NULL, 1);
+		if (PQntuples(r) == 0)
+			die("no row of raw_blob after id %lld", (long long) id);
+		got += decode_batch((const uint8_t *) PQgetvalue(r, 0, 1),
+							PQgetlength(r, 0, 1), 0, &touched);
+		id = (int64_t) get_be64(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	printf("per_s=%.1f\nrecords=%ld\ntouched=%llu\n",
+		   got / (now() - t0), got, (unsigned long long) touched);
 	return 0;
 }
 
@@ -302,7 +345,7 @@ main(int argc, char **argv)
 	bench_prog = "batches";
 	if (argc < 3)
 	{
-		fprintf(stderr, "usage: batches produce|produce-array|blob|fetch|select CONNINFO ARGS...\n");
+		fprintf(stderr, "usage: batches produce|produce-array|blob|fetch|blob-fetch|select CONNINFO ARGS...\n");
 		return 2;
 	}
 	c = connect_db(argv[2], "mqbench_batches");
@@ -315,6 +358,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "produce-array") == 0 && argc == 7)
 		return produce(c, "SELECT min(\"offset\") FROM mq.produce_batch($1, $2::bytea[])",
 					   build_array, argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (strcmp(argv[1], "blob-fetch") == 0 && argc == 5)
+		return blob_fetch(c, argv[3], atol(argv[4]));
 	if (strcmp(argv[1], "fetch") == 0 && argc == 5)
 		return fetch(c, argv[3], atol(argv[4]));
 	if (strcmp(argv[1], "select") == 0 && argc == 5)

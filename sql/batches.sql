@@ -292,6 +292,27 @@ BEGIN READ ONLY;
 SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'idem', (SELECT b FROM one)));
 COMMIT;
 
+-- fetch_batches hands on the stored TOAST pointers, not the bytes: a cursor
+-- held past its transaction still has the bytes once the topic is gone
+SELECT mq.create_topic('held', 1);
+SELECT count(*) FROM mq.produce_batch('held', ARRAY(SELECT repeat(md5(i::text), 4) FROM generate_series(1, 100) i));
+CREATE TEMP TABLE held_before AS SELECT md5(batch) AS m, length(batch) AS len FROM mq.fetch_batches('held', 0, 0);
+SELECT len > 8192 AS stored_out_of_line FROM held_before;
+BEGIN;
+DECLARE held CURSOR WITH HOLD FOR SELECT batch FROM mq.fetch_batches('held', 0, 0);
+COMMIT;
+SELECT mq.drop_topic('held');
+DO $$
+DECLARE
+    c refcursor := 'held';
+    b bytea;
+BEGIN
+    FETCH c INTO b;
+    RAISE NOTICE 'same bytes after the drop: %', md5(b) = (SELECT m FROM held_before);
+END
+$$;
+CLOSE held;
+
 -- privileges: like their row-level siblings, not open to PUBLIC
 SELECT p.oid::regprocedure, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
   FROM pg_proc p WHERE p.proname IN ('produce_encoded', 'fetch_batches') ORDER BY 1;

@@ -122,7 +122,7 @@ mq_fetch(PG_FUNCTION_ARGS)
 
 static void
 batch_sink(void *arg, int64 base_offset, int64 last_offset, int32 record_count,
-		   const uint8_t *data, size_t len)
+		   Datum batch)
 {
 	FetchSink  *s = (FetchSink *) arg;
 	MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
@@ -132,7 +132,7 @@ batch_sink(void *arg, int64 base_offset, int64 last_offset, int32 record_count,
 	values[0] = Int64GetDatum(base_offset);
 	values[1] = Int64GetDatum(last_offset);
 	values[2] = Int32GetDatum(record_count);
-	values[3] = bytes_datum(data, len);
+	values[3] = batch;
 	tuplestore_putvalues(s->rsinfo->setResult, s->rsinfo->setDesc, values, nulls);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(s->row_cxt);

@@ -91,6 +91,11 @@ MqFetch(MqTopic *topic, int32 partition, int64 from, int32 max_records,
  * first batch may begin below `from` (or below the log start): the client
  * skips those records, as Kafka's clients do.  Returns the number of
  * batches; the statistics count the records at or after `from`.
+ *
+ * The batches' bytes are not fetched here, only their TOAST pointers
+ * handed on (MqLogReaderStored): what sends them to the client fetches
+ * them once, as for a column of a plain SELECT, instead of once here,
+ * copied into the result, and read again from there.
  */
 int64
 MqFetchBatches(MqTopic *topic, int32 partition, int64 from, int64 max_bytes,
@@ -109,13 +114,8 @@ MqFetchBatches(MqTopic *topic, int32 partition, int64 from, int64 max_bytes,
 		bytes += b.size;
 		if (nbatches > 0 && bytes > max_bytes)
 			break;
-		MqLogReaderLoad(&r, &b);
-		sink(arg, b.base_offset, b.last_offset, b.hdr.records_count,
-			 b.data, b.len);
-		nbatches++;
-
 		if (b.base_offset >= r.from)
-			records += b.hdr.records_count;
+			records += b.record_count;
 		else
 		{
 			/* a batch that straddles `from`: count only what lies after */
@@ -124,6 +124,7 @@ MqFetchBatches(MqTopic *topic, int32 partition, int64 from, int64 max_bytes,
 			MqCodecStatus st;
 			bool		done;
 
+			MqLogReaderLoad(&r, &b);
 			MqRecordIterInit(&it, b.data, b.len, &b.hdr);
 			while ((st = MqRecordIterNext(&it, &rec, &done)) == MQ_CODEC_OK && !done)
 				if (rec.offset >= r.from)
@@ -131,6 +132,8 @@ MqFetchBatches(MqTopic *topic, int32 partition, int64 from, int64 max_bytes,
 			if (st != MQ_CODEC_OK)
 				MqCodecError(st, topic, partition, b.base_offset);
 		}
+		sink(arg, b.base_offset, b.last_offset, b.record_count, MqLogReaderStored(&r));
+		nbatches++;
 	}
 	MqPartitionCountFetch(r.pslot, records);
 	MqLogReaderEnd(&r);

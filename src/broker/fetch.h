@@ -13,10 +13,13 @@
 
 typedef void (*MqRecordSink) (void *arg, const MqDecodedRecord *rec);
 
-/* One stored batch, as stored; data is valid during the call only. */
+/*
+ * One stored batch, as stored: a bytea datum, usually a TOAST pointer
+ * (MqLogReaderStored), valid during the call only (what it points to: till
+ * the end of the transaction).
+ */
 typedef void (*MqBatchSink) (void *arg, int64 base_offset, int64 last_offset,
-							 int32 record_count, const uint8_t *data,
-							 size_t len);
+							 int32 record_count, Datum batch);
 
 extern int64 MqFetch(MqTopic *topic, int32 partition, int64 from,
 					 int32 max_records, int64 max_bytes,

@@ -36,6 +36,7 @@
 #include "access/xact.h"
 #include "fmgr.h"
 #include "storage/bufmgr.h"
+#include "utils/datum.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/fmgroids.h"
@@ -233,6 +234,7 @@ MqLogReaderNext(MqLogReader *r, MqLogBatch *out)
 		r->used = true;
 		out->last_offset = DatumGetInt64(slot_getattr(r->slot, Anum_mq_log_last_offset, &isnull));
 		out->max_ts = DatumGetTimestampTz(slot_getattr(r->slot, Anum_mq_log_max_ts, &isnull));
+		out->record_count = DatumGetInt32(slot_getattr(r->slot, Anum_mq_log_record_count, &isnull));
 		/* from the TOAST pointer: no need to fetch the bytes to know this */
 		out->size = toast_raw_datum_size(slot_getattr(r->slot, Anum_mq_log_batch, &isnull)) - VARHDRSZ;
 		out->data = NULL;
@@ -257,6 +259,29 @@ MqLogReaderLoad(MqLogReader *r, MqLogBatch *b)
 	st = MqBatchDecodeHeader(b->data, b->len, false, &b->hdr);
 	if (st != MQ_CODEC_OK)
 		MqCodecError(st, r->topic, r->partition, b->base_offset);
+}
+
+/*
+ * The batch MqLogReaderNext returned last as it is stored, without
+ * fetching its bytes: for all but small batches, a TOAST pointer (copied
+ * into the reader's batch memory, valid until the next MqLogReaderNext).
+ * A caller may hand it on, as a plain SELECT hands on a column, and let
+ * whoever needs the bytes fetch them once (the output function sending
+ * them to the client, say): the pointer stays valid until the transaction
+ * ends, because a segment's rows are never updated or deleted, only
+ * dropped or rewritten with the whole segment, which the lock this
+ * transaction holds on it keeps off.
+ */
+Datum
+MqLogReaderStored(MqLogReader *r)
+{
+	MemoryContext old = MemoryContextSwitchTo(r->batch_cxt);
+	bool		isnull;
+	Datum		d = datumCopy(slot_getattr(r->slot, Anum_mq_log_batch, &isnull),
+							  false, -1);
+
+	MemoryContextSwitchTo(old);
+	return d;
 }
 
 void

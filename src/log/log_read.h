@@ -41,6 +41,7 @@ typedef struct MqLogBatch
 	int64		last_offset;
 	TimestampTz max_ts;
 	size_t		size;			/* length of its bytes, known before loading */
+	int32		record_count;
 	const uint8_t *data;		/* set by MqLogReaderLoad */
 	size_t		len;
 	MqBatchHeader hdr;
@@ -50,6 +51,7 @@ extern void MqLogReaderBegin(MqLogReader *r, MqTopic *topic, int32 partition,
 							 int64 from);
 extern bool MqLogReaderNext(MqLogReader *r, MqLogBatch *batch);
 extern void MqLogReaderLoad(MqLogReader *r, MqLogBatch *batch);
+extern Datum MqLogReaderStored(MqLogReader *r);
 extern void MqLogReaderEnd(MqLogReader *r);
 
 extern void MqCodecError(MqCodecStatus status, const MqTopic *topic,
