@@ -25,7 +25,8 @@
 #                         of 500), through pgbench; and the SELECT and
 #                         mq.fetch_batches again through bench/batches.c with
 #                         binary results, the batches' CRC checked and records
-#                         decoded by the client
+#                         decoded by the client; and the same batches stored
+#                         as bytea rows (the floor) read one per call
 #
 # and, in a second table, consumer groups (bench/groups.c, a libpq client
 # built here with gcc):
@@ -245,6 +246,8 @@ done
 pgbench_tps "$TMP/batch$CHUNK.log" -c 1 -t $((ROWS / CHUNK)) -D topic=batch$CHUNK -D "arr=$ARR500" -f "$TMP/produce_batch.sql" >/dev/null
 n=$(sql "SELECT mq.latest_offset('batch$CHUNK', 0)")
 [ "$n" -eq "$ROWS" ] || { echo "bench: topic batch$CHUNK has $n records, expected $ROWS" >&2; exit 1; }
+# the read side of the floor: batches of $CHUNK as bytea rows (untimed)
+batches "$TMP/blob$CHUNK.log" blob "$CONNINFO" blob$CHUNK "$ROWS" "$CHUNK" "$PAYLOAD" >/dev/null
 sql "VACUUM ANALYZE" >/dev/null
 settle
 reads() {   # reads NAME SCRIPT: one pass over $ROWS rows, $CHUNK at a time
@@ -257,6 +260,7 @@ reads fetch-narrow-warm fetch_narrow.sql >/dev/null
 reads fetch-batches-warm fetch_batches.sql >/dev/null
 batches "$TMP/cfetch-warm.log" fetch "$CONNINFO" batch$CHUNK "$ROWS" >/dev/null
 batches "$TMP/cselect-warm.log" select "$CONNINFO" "$ROWS" "$CHUNK" >/dev/null
+batches "$TMP/cblob-warm.log" blob-fetch "$CONNINFO" blob$CHUNK "$ROWS" >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
     t=$(reads select select.sql)
     record select "$(mul "$t" "$CHUNK")" rows/s "SELECT by key range, $CHUNK rows/stmt, $ROWS rows"
@@ -270,6 +274,8 @@ for round in $(seq 1 "$ROUNDS"); do
     record cselect "$t" rows/s "SELECT as above, bench/batches.c, binary results"
     t=$(batches "$TMP/cfetch-$round.log" fetch "$CONNINFO" batch$CHUNK "$ROWS")
     record cfetch "$t" records/s "mq.fetch_batches, bench/batches.c, decoded by the client"
+    t=$(batches "$TMP/cblob-$round.log" blob-fetch "$CONNINFO" blob$CHUNK "$ROWS")
+    record cblob "$t" records/s "the same batches as bytea rows, one per call, bench/batches.c, decoded by the client"
 done
 # the last chunk was a full one: the offset really advanced
 n=$(sql "SELECT count(*) FROM mq.fetch('batch1000', 0, $((ROWS - CHUNK)), $CHUNK)")
@@ -485,6 +491,7 @@ row "read 1M in chunks of $CHUNK: SELECT id, payload by key range vs SELECT * FR
 row "read 1M in chunks of $CHUNK: the same, but SELECT \"offset\", value FROM mq.fetch" "${R[select]}" "${R[fetch_narrow]}" ""
 row "read 1M in chunks of $CHUNK: SELECT id, payload by key range vs SELECT * FROM mq.fetch_batches (one stored batch of $CHUNK per call)" "${R[select]}" "${R[fetch_batches]}" 2
 row "read 1M in chunks of $CHUNK, both through bench/batches.c (binary results): SELECT id, payload vs mq.fetch_batches with CRC check and records decoded by the client" "${R[cselect]}" "${R[cfetch]}" 2
+row "read floor for one row per batch: the same batches of $CHUNK stored as bytea rows, one per call, vs mq.fetch_batches (both bench/batches.c, decoded by the client)" "${R[cblob]}" "${R[cfetch]}" ""
 
 # verdict NAME VALUE OP LIMIT UNIT: set $NAME to "OP LIMIT UNIT: met" or "...: **MISSED**"
 verdict() {
