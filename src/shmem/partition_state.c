@@ -311,9 +311,9 @@ pool_push(int32 e)
  * one in an older segment: that appender chose its segment from a catalog
  * view that predates a roll someone else has already appended after.  It
  * then gets MQ_RESERVE_NEWER_SEGMENT and, in *segment_id, the segment to
- * append to instead.  This is what lets a segment roll go without locking the active segment:
- * appends that chose the old segment before the roll became visible still
- * land there, below the first offset of the new one.
+ * append to instead.  This is what lets a segment roll go without locking
+ * the active segment: appends that chose the old segment before the roll
+ * became visible still land there, below the first offset of the new one.
  *
  * Nor does the counter pass the partition's durable ceiling: a reservation
  * that would gets MQ_RESERVE_RAISE_CEILING, and the caller raises it
