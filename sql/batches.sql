@@ -212,6 +212,14 @@ SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'rt',
                           pg_temp.reseal(pg_temp.set_field(b, 21, 2, 64)))) FROM one;
 SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'rt',
                           pg_temp.reseal(pg_temp.set_field(b, 27, 8, 9000000000000000000)))) FROM one;
+-- two faults at once: a batch that does not decode is refused as such
+-- (the control bit and a record count the records disagree with; an
+-- offsetDelta that is wrong and a record count that is too)
+SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'rt',
+                          pg_temp.reseal(pg_temp.set_field(pg_temp.set_field(b, 21, 2, 32), 57, 4, 2)))) FROM one;
+SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'rt',
+                          pg_temp.reseal(pg_temp.set_field(set_byte(b, 64, 2), 57, 4, 2))))
+  FROM v WHERE name = 'single_record_key_value';
 -- larger than max.message.bytes (the whole batch counts)
 SELECT mq.create_topic('small', 1, '{"max.message.bytes": 170}');
 SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'small', b)) FROM v WHERE name = 'large_key_and_value';

@@ -16,7 +16,7 @@ typedef void (*MqRecordSink) (void *arg, const MqDecodedRecord *rec);
 /*
  * One stored batch, as stored: a bytea datum, usually a TOAST pointer
  * (MqLogReaderStored), valid during the call only (what it points to: till
- * the end of the transaction).
+ * the end of the transaction, unless the transaction drops the topic).
  */
 typedef void (*MqBatchSink) (void *arg, int64 base_offset, int64 last_offset,
 							 int32 record_count, Datum batch);

@@ -90,6 +90,12 @@ timestamp_in_range(int64 ms)
  * codec does not: attributes, the records' offset deltas and timestamps.
  * Returns the largest record (creation) timestamp, and the first record's
  * in *first_ts.
+ *
+ * One walk over the records, yet the checks answer in the order of two:
+ * a batch that does not decode is refused as such (22P03) whatever else is
+ * wrong with it, so the walk goes first and a record it finds wrong for
+ * mqext (an offset delta, a timestamp) is only remembered; the header's
+ * checks follow, then that record's.
  */
 static int64
 check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
@@ -101,6 +107,38 @@ check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
 	int64		max_ts = PG_INT64_MIN;
 	int32		i = 0;
 	bool		done;
+	const char *bad_record = NULL;
+	char	   *bad_detail = NULL;
+
+	/* read creation times, whatever timestamp type the client marked */
+	create_time.attributes &= ~MQ_BATCH_LOG_APPEND_TIME;
+	MqRecordIterInit(&it, data, len, &create_time);
+	for (;;)
+	{
+		MqCodecStatus st = MqRecordIterNext(&it, &rec, &done);
+
+		if (st != MQ_CODEC_OK)
+			undecodable(st, hdr, len);
+		if (done)
+			break;
+		if (bad_record == NULL &&
+			(uint64) rec.offset - (uint64) hdr->base_offset != (uint64) i)
+		{
+			bad_record = "offset deltas are not 0, 1, 2, ...";
+			bad_detail = psprintf("Record %d has offsetDelta " INT64_FORMAT ".",
+								  i, (int64) ((uint64) rec.offset - (uint64) hdr->base_offset));
+		}
+		if (bad_record == NULL && !timestamp_in_range(rec.timestamp))
+		{
+			bad_record = "record timestamp is out of range";
+			bad_detail = psprintf("Record %d has timestamp " INT64_FORMAT " ms.",
+								  i, rec.timestamp);
+		}
+		if (i == 0)
+			*first_ts = rec.timestamp;
+		max_ts = Max(max_ts, rec.timestamp);
+		i++;
+	}
 
 	if (hdr->attributes & MQ_BATCH_CONTROL)
 		ereport(ERROR,
@@ -115,40 +153,17 @@ check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
 				 errhint("Clear the transactional attribute (0x10) and group the calls in one PostgreSQL transaction.")));
 	if (hdr->attributes & MQ_BATCH_DELETE_HORIZON)
 		refuse("the delete-horizon attribute is set", "Only log compaction sets it.");
-	if (!timestamp_in_range(hdr->base_timestamp))
-		refuse("baseTimestamp is out of range",
-			   psprintf("baseTimestamp is " INT64_FORMAT " ms.", hdr->base_timestamp));
-
-	/* read creation times, whatever timestamp type the client marked */
-	create_time.attributes &= ~MQ_BATCH_LOG_APPEND_TIME;
-	MqRecordIterInit(&it, data, len, &create_time);
-	for (;;)
-	{
-		MqCodecStatus st = MqRecordIterNext(&it, &rec, &done);
-
-		if (st != MQ_CODEC_OK)
-			undecodable(st, hdr, len);
-		if (done)
-			break;
-		if ((uint64) rec.offset - (uint64) hdr->base_offset != (uint64) i)
-			refuse("offset deltas are not 0, 1, 2, ...",
-				   psprintf("Record %d has offsetDelta " INT64_FORMAT ".",
-							i, (int64) ((uint64) rec.offset - (uint64) hdr->base_offset)));
-		if (!timestamp_in_range(rec.timestamp))
-			refuse("record timestamp is out of range",
-				   psprintf("Record %d has timestamp " INT64_FORMAT " ms.", i, rec.timestamp));
-		if (i == 0)
-			*first_ts = rec.timestamp;
-		max_ts = Max(max_ts, rec.timestamp);
-		i++;
-	}
-	/* after the walk, which proved the count right */
 	if (hdr->records_count == 0)
 		refuse("the batch holds no records", NULL);
 	if (hdr->last_offset_delta != hdr->records_count - 1)
 		refuse("inconsistent batch offset range",
 			   psprintf("lastOffsetDelta is %d but the batch holds %d records.",
 						hdr->last_offset_delta, hdr->records_count));
+	if (!timestamp_in_range(hdr->base_timestamp))
+		refuse("baseTimestamp is out of range",
+			   psprintf("baseTimestamp is " INT64_FORMAT " ms.", hdr->base_timestamp));
+	if (bad_record != NULL)
+		refuse(bad_record, bad_detail);
 	return max_ts;
 }
 

@@ -41,6 +41,7 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "catalog/catalog.h"
@@ -267,19 +268,36 @@ MqLogReaderLoad(MqLogReader *r, MqLogBatch *b)
  * into the reader's batch memory, valid until the next MqLogReaderNext).
  * A caller may hand it on, as a plain SELECT hands on a column, and let
  * whoever needs the bytes fetch them once (the output function sending
- * them to the client, say): the pointer stays valid until the transaction
- * ends, because a segment's rows are never updated or deleted, only
- * dropped or rewritten with the whole segment, which the lock this
- * transaction holds on it keeps off.
+ * them to the client, say).  What it points to stays until the
+ * transaction ends: a segment's rows are never updated or deleted, only
+ * dropped or rewritten with the whole segment, and that needs a lock this
+ * transaction holds on the segment till then.  Held by the top
+ * transaction, not the current subtransaction, whose rollback would
+ * release it and not what it returned (RETURN QUERY in a PL/pgSQL block
+ * with an exception handler, say).  This transaction itself could still
+ * drop the segment (drop_topic after reading, with a cursor still open):
+ * reading the pointer then fails with an error, as PostgreSQL would refuse
+ * to drop a table an open cursor of the session reads.
  */
 Datum
 MqLogReaderStored(MqLogReader *r)
 {
-	MemoryContext old = MemoryContextSwitchTo(r->batch_cxt);
+	Oid			relid = RelationGetRelid(r->segrel.heap);
+	MemoryContext old;
 	bool		isnull;
-	Datum		d = datumCopy(slot_getattr(r->slot, Anum_mq_log_batch, &isnull),
-							  false, -1);
+	Datum		d;
 
+	if (relid != r->pinned_relid)
+	{
+		ResourceOwner save = CurrentResourceOwner;
+
+		CurrentResourceOwner = TopTransactionResourceOwner;
+		LockRelationOid(relid, AccessShareLock);
+		CurrentResourceOwner = save;
+		r->pinned_relid = relid;
+	}
+	old = MemoryContextSwitchTo(r->batch_cxt);
+	d = datumCopy(slot_getattr(r->slot, Anum_mq_log_batch, &isnull), false, -1);
 	MemoryContextSwitchTo(old);
 	return d;
 }

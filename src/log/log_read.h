@@ -32,6 +32,7 @@ typedef struct MqLogReader
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	MemoryContext batch_cxt;	/* reset for every batch */
+	Oid			pinned_relid;	/* segment last locked for the transaction */
 } MqLogReader;
 
 /* One batch handed out by MqLogReaderNext; valid until the next call. */
