@@ -3000,6 +3000,12 @@ CREATE FUNCTION mq._slots_in_use() RETURNS integer
     AS 'MODULE_PATHNAME', 'mq_slots_in_use';
 COMMENT ON FUNCTION mq._slots_in_use() IS 'internal: partitions with state in shared memory, in all databases (at most mqext.max_partitions)';
 
+CREATE FUNCTION mq._forget_vanished() RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_forget_vanished';
+COMMENT ON FUNCTION mq._forget_vanished() IS 'internal: release the shared state of partitions whose topic is gone (the worker does it every round)';
+
 CREATE VIEW mq.stats AS
     SELECT t.name AS topic, p.partition,
            coalesce(s.records_appended, 0) AS records_appended,

@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(mq_partition_state);
 PG_FUNCTION_INFO_V1(mq_launcher_wakeup);
 PG_FUNCTION_INFO_V1(mq_stats);
 PG_FUNCTION_INFO_V1(mq_slots_in_use);
+PG_FUNCTION_INFO_V1(mq_forget_vanished);
 PG_FUNCTION_INFO_V1(mq_stats_reset);
 PG_FUNCTION_INFO_V1(mq_compact_topic);
 PG_FUNCTION_INFO_V1(mq_lock_segment);
@@ -95,6 +96,15 @@ Datum
 mq_slots_in_use(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32(MqPartitionSlotsInUse());
+}
+
+/* mq._forget_vanished(): what the worker does each round, on demand */
+Datum
+mq_forget_vanished(PG_FUNCTION_ARGS)
+{
+	MqRequirePreload();
+	MqPartitionForgetVanished();
+	PG_RETURN_VOID();
 }
 
 Datum

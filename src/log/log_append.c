@@ -46,6 +46,7 @@ MqAppenderBegin(MqAppender *app, const char *topic_name)
 {
 	/* the heap writes below go around the executor, which would refuse them */
 	PreventCommandIfReadOnly("produce");
+	PreventCommandIfParallelMode("produce");
 
 	for (;;)
 	{
@@ -118,8 +119,11 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 	/*
 	 * From here on this transaction holds the partition's LSO back: its
 	 * end, commit or abort (even of an insert below that fails), moves the
-	 * LSO and must wake the partition's pollers.
+	 * LSO and must wake the partition's pollers.  Its in-flight entry
+	 * stays in the slot till then, so the segment lock that keeps the slot
+	 * in place must too, past a savepoint rolled back.
 	 */
+	MqSegmentHoldForTransaction(&app->seg, RowExclusiveLock);
 	MqNoteAppend(app->topic->topic_id);
 	MqBatchSetBaseOffset((uint8_t *) VARDATA(batch), base);
 

@@ -41,7 +41,6 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "catalog/catalog.h"
@@ -289,11 +288,7 @@ MqLogReaderStored(MqLogReader *r)
 
 	if (relid != r->pinned_relid)
 	{
-		ResourceOwner save = CurrentResourceOwner;
-
-		CurrentResourceOwner = TopTransactionResourceOwner;
-		LockRelationOid(relid, AccessShareLock);
-		CurrentResourceOwner = save;
+		MqSegmentHoldForTransaction(&r->segrel, AccessShareLock);
 		r->pinned_relid = relid;
 	}
 	old = MemoryContextSwitchTo(r->batch_cxt);

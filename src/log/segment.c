@@ -19,6 +19,7 @@
 #include "catalog/index.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/resowner.h"
 #include "utils/lsyscache.h"
 #include "catalog/namespace.h"
 #include "miscadmin.h"
@@ -178,6 +179,30 @@ MqSegmentLockPolitely(Oid relid, LOCKMODE mode, int timeout_ms)
 	/* a wakeup meant for the caller's own loop (a reload, the launcher) */
 	if (woken)
 		SetLatch(MyLatch);
+}
+
+/*
+ * Hold a lock on the segment until the top transaction ends, whatever
+ * subtransaction we are in: for what outlives a rolled-back savepoint and
+ * relies on the segment staying (an in-flight append's entry in its
+ * partition's slot; a TOAST pointer handed to the caller).  Taking a lock
+ * this backend already holds only counts it again.
+ */
+void
+MqSegmentHoldForTransaction(MqSegmentRel *seg, LOCKMODE mode)
+{
+	ResourceOwner save = CurrentResourceOwner;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	PG_TRY();
+	{
+		LockRelationOid(RelationGetRelid(seg->heap), mode);
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = save;
+	}
+	PG_END_TRY();
 }
 
 void

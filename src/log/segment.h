@@ -28,6 +28,7 @@ extern Oid	MqSegmentRelid(int64 segment_id);
 extern void MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mode,
 							MqSegmentRel *out);
 extern void MqSegmentLockPolitely(Oid relid, LOCKMODE mode, int timeout_ms);
+extern void MqSegmentHoldForTransaction(MqSegmentRel *seg, LOCKMODE mode);
 extern void MqSegmentClose(MqSegmentRel *seg);
 
 #endif							/* MQ_SEGMENT_H */

@@ -30,9 +30,11 @@
  *	- A slot is removed by mq.drop_topic, which holds an exclusive lock on
  *	  every segment of the topic (everybody else touches a slot only while
  *	  holding a lock on one of its topic's segments, so a slot never
- *	  disappears under a user), and by the workers once its topic's log or
- *	  its database is gone.  Removal bumps slots_generation so that
- *	  backends drop cached pointers to removed slots.
+ *	  disappears under a user; an appender holds its lock for the top
+ *	  transaction, as long as its in-flight entry stays), and by the
+ *	  workers once its topic's log or its database is gone.  A slot with
+ *	  an entry in flight is never removed.  Removal bumps slots_generation
+ *	  so that backends drop cached pointers to removed slots.
  *
  *-------------------------------------------------------------------------
  */
@@ -587,9 +589,24 @@ remove_slots(Oid dbid, List *relids, int32 from_partition)
 	hash_seq_init(&status, MqShared->partitions);
 	while ((slot = hash_seq_search(&status)) != NULL)
 	{
-		if (slot->key.dbid == dbid &&
-			(relids == NIL || list_member_oid(relids, slot->key.topic_relid)) &&
-			slot->key.partition >= from_partition)
+		bool		busy;
+
+		if (slot->key.dbid != dbid ||
+			(relids != NIL && !list_member_oid(relids, slot->key.topic_relid)) ||
+			slot->key.partition < from_partition)
+			continue;
+
+		/*
+		 * The callers' locks should rule out appends in flight, but a slot
+		 * with one must stay whatever they believe: the entry is unlinked
+		 * from it at its transaction's end (a topic created and produced
+		 * to in a savepoint that rolled back is gone before that).  The
+		 * next round of the worker removes it then.
+		 */
+		SpinLockAcquire(&slot->mutex);
+		busy = slot->ninflight > 0;
+		SpinLockRelease(&slot->mutex);
+		if (!busy)
 		{
 			hash_search(MqShared->partitions, &slot->key, HASH_REMOVE, NULL);
 			removed = true;
