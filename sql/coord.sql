@@ -822,6 +822,20 @@ SELECT mq.node_create('/w/bar/p-a');
 SELECT mq.node_create('/w/bar/p-b');
 SELECT mq._leave_barrier('/w/bar', '/w/bar/p-a', '2') AS all_there, pg_temp.children('/w/bar');
 SELECT mq._leave_barrier('/w/bar', '/w/bar/p-a', '3') AS not_all_there, pg_temp.children('/w/bar');
+-- a read-only transaction writes nothing, not even aside: lock, elect
+-- and barrier refuse it (25006), and a read does not sweep (the expired
+-- lease's node stays until a read-write caller comes by)
+SELECT mq.node_create('/w/ro');
+SELECT mq.node_create('/w/ro/short', ttl => '100 ms');
+SELECT pg_sleep(0.2);
+BEGIN READ ONLY;
+SELECT pg_temp.err($q$SELECT mq.lock('/w/ro/l')$q$);
+SELECT pg_temp.err($q$SELECT mq.elect('/w/ro/e', 'me')$q$);
+SELECT pg_temp.err($q$SELECT mq.barrier('/w/ro/b', 2, 0)$q$);
+SELECT mq.node_exists('/w/ro/short') AS read_only_sees_it;
+COMMIT;
+SELECT count(*) AS still_stored FROM mq.node WHERE path = '/w/ro/short';
+SELECT mq.node_exists('/w/ro/short') AS read_write_sweeps_it;
 SELECT dblink_disconnect('w2');
 DROP EXTENSION dblink;
 SELECT mq.node_delete('/w', recursive => true);

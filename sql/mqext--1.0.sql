@@ -1889,6 +1889,14 @@ CREATE FUNCTION mq._sweep_nodes_aside() RETURNS void
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- A read-only transaction writes nothing, not even aside; a standby
+    -- can write nothing, and sees no session of the primary (all would
+    -- look dead).  What they read then may still hold nodes of sessions
+    -- that ended, until the primary's next sweep (the worker's, or a
+    -- read-write caller's).
+    IF current_setting('transaction_read_only') = 'on' OR pg_is_in_recovery() THEN
+        RETURN;
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM mq.lease l WHERE l.expires_at < clock_timestamp())
        AND NOT EXISTS (SELECT 1 FROM mq._dead_owners()) THEN
         RETURN;
@@ -1923,6 +1931,11 @@ BEGIN
             USING ERRCODE = '0A000',
                   DETAIL = 'It must see the tree change while it waits, which a transaction snapshot hides.',
                   HINT = 'Call it in a READ COMMITTED transaction.';
+    END IF;
+    IF joins AND current_setting('transaction_read_only') = 'on' THEN
+        -- (its own transactions would write all the same)
+        RAISE EXCEPTION 'cannot execute % in a read-only transaction', fn
+            USING ERRCODE = '25006';
     END IF;
     IF joins AND (mq._xact_changed_nodes() OR current_setting('mq.fenced', true) = 'on') THEN
         RAISE EXCEPTION '% cannot wait in a transaction that changed or fenced the coordination tree', fn

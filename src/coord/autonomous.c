@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -72,6 +73,19 @@ MqRunAutonomous(const char *sql, int nargs, const char *const *args)
 	char	   *result = NULL;
 
 	Assert(nargs <= MQ_AUTONOMOUS_MAX_ARGS);
+
+	/*
+	 * The worker's transaction is its own, read-write and not subject to
+	 * the caller's: it must not write for a read-only caller, and on a
+	 * standby it would never start (BgWorkerStart_RecoveryFinished), the
+	 * caller waiting for it till cancelled.
+	 */
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot start an autonomous transaction during recovery")));
+	PreventCommandIfReadOnly("an autonomous transaction");
+
 	for (int i = 0; i < nargs; i++)
 		if (args[i])
 			size += strlen(args[i]) + 1;
