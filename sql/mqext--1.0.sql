@@ -2837,6 +2837,16 @@ BEGIN
                 OR pg_total_relation_size(rel::regclass) > (cfg->>'segment.bytes')::bigint) THEN
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', rel) INTO has_rows;
             IF has_rows THEN
+                -- the roll's CREATE TABLE ... PARTITION OF takes the topic's
+                -- log exclusively: take it politely, never queued behind a
+                -- long reader of it with every later reader queued behind
+                -- us, and leave the roll to a later round meanwhile
+                BEGIN
+                    PERFORM mq._lock_segment(format('mq_data.%I', 'topic_' || t.topic_id)::regclass, 1000);
+                EXCEPTION WHEN lock_not_available THEN
+                    RAISE LOG 'mqext: topic "%" not rolled yet: its log is in use', t.name;
+                    RETURN t.topic_id;
+                END;
                 PERFORM mq._create_segment(t.topic_id);
                 RAISE LOG 'mqext: topic "%" rolled to a new segment after segment %', t.name, active.segment_id;
                 -- commit now: producers move to the new segment once they see it
