@@ -442,9 +442,12 @@ CREATE FUNCTION mq.partition_for(key bytea, partitions integer) RETURNS integer
     AS 'MODULE_PATHNAME', 'mq_partition_for';
 COMMENT ON FUNCTION mq.partition_for(bytea, integer) IS 'the partition Kafka''s Java client chooses for a key: toPositive(murmur2(key)) % partitions';
 
+-- SECURITY DEFINER: producers get their ids and epochs from the producer
+-- catalog only through this function, which they may not write directly
+-- (an epoch written by hand would unfence a zombie producer).
 CREATE FUNCTION mq.init_producer(transactional_id text DEFAULT NULL)
     RETURNS TABLE (producer_id bigint, epoch integer)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column

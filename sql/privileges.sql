@@ -1,5 +1,6 @@
 -- Safe by default: nothing that reads or writes records is open to PUBLIC,
--- functions pin search_path, none is SECURITY DEFINER.
+-- functions pin search_path, only those that guard a catalog callers may
+-- not write directly are SECURITY DEFINER.
 CREATE EXTENSION IF NOT EXISTS mqext;
 \set VERBOSITY terse
 CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -17,9 +18,9 @@ SELECT p.oid::regprocedure AS public_function
    AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                 WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
  ORDER BY p.oid::regprocedure::text;
--- SECURITY DEFINER only where callers act on the group catalog or the
--- coordination tree, which they may not write directly (see those sections
--- of the extension script); each checks membership or ownership itself
+-- SECURITY DEFINER only where callers act on the group catalog, the
+-- coordination tree or the producer catalog, which they may not write
+-- directly (see those sections of the extension script)
 SELECT oid::regprocedure AS security_definer FROM pg_proc
  WHERE pronamespace = 'mq'::regnamespace AND prosecdef ORDER BY oid::regprocedure::text;
 -- every function pins its search_path
@@ -44,7 +45,8 @@ CREATE ROLE regress_mq_consumer;
 -- what the README says to grant
 GRANT EXECUTE ON FUNCTION mq.produce(text, bytea, bytea, jsonb, integer, timestamptz, bigint, integer, integer),
                           mq.produce(text, text, text, jsonb, integer, timestamptz, bigint, integer, integer),
-                          mq.produce_batch(text, text[], text[], jsonb[], integer, bigint, integer, integer)
+                          mq.produce_batch(text, text[], text[], jsonb[], integer, bigint, integer, integer),
+                          mq.init_producer(text)
    TO regress_mq_producer;
 GRANT EXECUTE ON FUNCTION mq.fetch(text, integer, bigint, integer, integer),
                           mq.fetch_text(text, integer, bigint, integer, integer),
@@ -70,6 +72,14 @@ RESET ROLE;
 -- granted EXECUTE: the producer produces, the consumer reads, neither more
 SET ROLE regress_mq_producer;
 SELECT "offset" FROM mq.produce('secret', 'from producer'::text);
+-- an idempotent producer, as the README's grants allow: its id, its first
+-- sequence, a retry of it, and an epoch bumped by a second init
+SELECT producer_id AS pid, epoch FROM mq.init_producer('regress-app') \gset
+SELECT :epoch AS first_epoch;
+SELECT "offset" FROM mq.produce('secret', 'idempotent'::text, producer_id => :pid, epoch => :epoch, sequence => 0);
+SELECT "offset" FROM mq.produce('secret', 'idempotent'::text, producer_id => :pid, epoch => :epoch, sequence => 0);
+SELECT epoch AS second_epoch FROM mq.init_producer('regress-app');
+SELECT pg_temp.err($q$UPDATE mq.producer SET epoch = 0$q$);
 SELECT pg_temp.err($q$SELECT * FROM mq.fetch('secret', 0, 0)$q$);
 SELECT pg_temp.err($q$SELECT count(*) FROM mq_data.log$q$);
 RESET ROLE;
