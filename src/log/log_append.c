@@ -17,10 +17,12 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "miscadmin.h"
+#include "storage/predicate.h"
 #include "utils/timestamp.h"
 
 #include "catalog/catalog.h"
@@ -77,6 +79,15 @@ MqAppenderBegin(MqAppender *app, const char *topic_name)
 				 errhint("Commit the roll first.")));
 	app->seg.index_info = BuildIndexInfo(app->seg.index);
 	app->cid = GetCurrentCommandId(true);
+
+	/* SERIALIZABLE readers lock the topic's log (log_read.c): check it */
+	if (IsolationIsSerializable())
+	{
+		Relation	log = relation_open(app->topic->relid, AccessShareLock);
+
+		CheckForSerializableConflictIn(log, NULL, InvalidBlockNumber);
+		relation_close(log, NoLock);
+	}
 	return app->topic;
 }
 

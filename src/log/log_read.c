@@ -30,6 +30,7 @@
 
 #include "access/detoast.h"
 #include "access/heapam.h"
+#include "access/relation.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
 #include "access/transam.h"
@@ -37,6 +38,7 @@
 #include "fmgr.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/predicate.h"
 #include "storage/procarray.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -57,6 +59,22 @@ MqCodecError(MqCodecStatus status, const MqTopic *topic, int32 partition,
 			 errmsg("corrupt record batch in topic \"%s\" partition %d at offset " INT64_FORMAT ": %s",
 					topic->name, partition, base_offset,
 					MqCodecStatusMessage(status))));
+}
+
+/*
+ * Nothing more to hand out.  But a SERIALIZABLE reader goes on through the
+ * rest of the partition without handing anything out: an MVCC scan would
+ * have met the batches it stops before (above the LSO, or not visible to
+ * its snapshot) and recorded an rw-conflict with their writers, so it
+ * meets them (batch_visibility) for the same reason.
+ */
+static void
+stop(MqLogReader *r)
+{
+	if (IsolationIsSerializable())
+		r->tail = true;
+	else
+		r->done = true;
 }
 
 void
@@ -91,11 +109,27 @@ MqLogReaderBegin(MqLogReader *r, MqTopic *topic, int32 partition, int64 from)
 	/* detoasting batches needs an active snapshot */
 	PushActiveSnapshot(r->snapshot);
 
+	/*
+	 * SERIALIZABLE: the read depends on whatever is appended to the topic
+	 * later, in any segment (a roll may start a new one), so the predicate
+	 * lock is on the topic's log, which appenders check (MqAppenderBegin).
+	 * Per topic, not per partition: coarser than a table's page locks,
+	 * but PostgreSQL's SSI may always report more conflicts than there are.
+	 */
+	if (IsolationIsSerializable())
+	{
+		Relation	log = relation_open(topic->relid, AccessShareLock);
+
+		PredicateLockRelation(log, r->snapshot);
+		relation_close(log, NoLock);
+	}
+
 	r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "mqext batch",
 										 ALLOCSET_DEFAULT_SIZES);
-	r->done = (r->from >= r->lso);
 	r->scan = NULL;
+	if (r->from >= r->lso)
+		stop(r);
 }
 
 static void
@@ -164,6 +198,10 @@ batch_visibility(MqLogReader *r)
 
 	LockBuffer(buffer, BUFFER_LOCK_SHARE);
 	visible = HeapTupleSatisfiesVisibility(tuple, r->snapshot, buffer);
+	/* what an MVCC heap scan does (SnapshotAny skipped it): a batch of a
+	 * concurrent serializable transaction is an rw-conflict out */
+	HeapCheckForSerializableConflictOut(visible, r->segrel.heap, tuple, buffer,
+										r->snapshot);
 	xmin = HeapTupleHeaderGetXmin(tuple->t_data);
 	LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
 
@@ -212,12 +250,19 @@ MqLogReaderNext(MqLogReader *r, MqLogBatch *out)
 			end_scan(r);
 			continue;
 		}
+		if (r->tail)
+		{
+			(void) batch_visibility(r);
+			continue;
+		}
 
 		out->base_offset = DatumGetInt64(slot_getattr(r->slot, Anum_mq_log_base_offset, &isnull));
 		if (out->base_offset >= r->lso)
 		{
-			r->done = true;
-			break;
+			stop(r);
+			if (r->tail)
+				(void) batch_visibility(r);
+			continue;
 		}
 
 		switch (batch_visibility(r))
@@ -227,8 +272,8 @@ MqLogReaderNext(MqLogReader *r, MqLogBatch *out)
 			case BATCH_ABORTED:
 				continue;
 			case BATCH_NOT_YET:
-				r->done = true;
-				return false;
+				stop(r);
+				continue;
 		}
 
 		r->used = true;

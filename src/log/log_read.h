@@ -28,6 +28,7 @@ typedef struct MqLogReader
 	bool		open;
 	bool		used;			/* a batch of the current segment was handed out */
 	bool		done;
+	bool		tail;			/* SERIALIZABLE: past the end, meeting writers */
 	MqSegmentRel segrel;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
