@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "common/pg_prng.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -71,7 +72,10 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 	TimestampTz now = GetCurrentTimestamp();
 	int64		now_ms = MqTimestamptzToMs(now);
 	MqAppender	app;
-	int			done;
+	int32	   *rank;			/* partition -> rank of first appearance, or -1 */
+	int32	   *ranked;			/* rank -> partition */
+	int32	   *start;			/* rank -> first position in order[] */
+	int32		nranked = 0;
 
 	topic = MqAppenderBegin(&app, topic_name);
 	if (partition >= 0)
@@ -136,29 +140,52 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 
 	/*
 	 * Append one batch per partition, partitions in order of first
-	 * appearance, records in input order within each.
+	 * appearance, records in input order within each: a counting sort of
+	 * the records by their partition's rank (linear, where scanning the
+	 * records once per partition was records x partitions).
 	 */
-	done = 0;
-	for (int first = 0; done < nrecs; first++)
+	rank = palloc(sizeof(int32) * topic->partitions);
+	memset(rank, -1, sizeof(int32) * topic->partitions);
+	ranked = palloc(sizeof(int32) * Min(nrecs, topic->partitions));
+	start = palloc0(sizeof(int32) * (Min(nrecs, topic->partitions) + 1));
+	for (int i = 0; i < nrecs; i++)
 	{
-		int32		p = part[first];
-		int			n = 0;
+		if (rank[part[i]] < 0)
+		{
+			rank[part[i]] = nranked;
+			ranked[nranked++] = part[i];
+		}
+		start[rank[part[i]] + 1]++;
+	}
+	for (int k = 0; k < nranked; k++)
+		start[k + 1] += start[k];
+	{
+		int32	   *fill = palloc0(sizeof(int32) * Max(nranked, 1));
+
+		for (int i = 0; i < nrecs; i++)
+		{
+			int32		k = rank[part[i]];
+
+			order[start[k] + fill[k]++] = i;
+		}
+		pfree(fill);
+	}
+
+	for (int k = 0; k < nranked; k++)
+	{
+		int32		p = ranked[k];
+		int			n = start[k + 1] - start[k];
+		const int32 *idx = order + start[k];
 		MqRecord   *batch_recs;
 		MqBatchHeader hdr;
 		size_t		size;
 		bytea	   *batch;
 		int64		base;
 
-		/* skip records of partitions already written */
-		if (p < 0)
-			continue;
-		for (int i = first; i < nrecs; i++)
-			if (part[i] == p)
-				order[n++] = i;
-
+		CHECK_FOR_INTERRUPTS();
 		batch_recs = palloc(sizeof(MqRecord) * n);
 		for (int j = 0; j < n; j++)
-			batch_recs[j] = wire[order[j]];
+			batch_recs[j] = wire[idx[j]];
 		size = MqBatchEncodedSize(batch_recs, n);
 		if (size > MaxAllocSize - VARHDRSZ)
 			ereport(ERROR,
@@ -184,12 +211,10 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 
 		for (int j = 0; j < n; j++)
 		{
-			results[order[j]].partition = p;
-			results[order[j]].offset = base + j;
-			results[order[j]].ts = MqMsToTimestamptz(batch_recs[j].timestamp);
-			part[order[j]] = -1;
+			results[idx[j]].partition = p;
+			results[idx[j]].offset = base + j;
+			results[idx[j]].ts = MqMsToTimestamptz(batch_recs[j].timestamp);
 		}
-		done += n;
 		pfree(batch);
 		pfree(batch_recs);
 	}
