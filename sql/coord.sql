@@ -814,6 +814,18 @@ SELECT pg_temp.err($q$SELECT mq.lock('/w/held')$q$);
 RESET statement_timeout;
 SELECT count(*) AS in_line FROM mq.node_children('/w/held');
 SELECT * FROM dblink('w2', $$SELECT mq.unlock('/w/held')$$) AS t(x text);
+-- cancelled while its joining worker waits (another transaction holds the
+-- lock's parent), a lock waiter does not join later: the worker is stopped
+-- with it, and nothing of ours is left in the line
+SELECT mq.node_create('/w/join');
+SELECT dblink_exec('w2', 'BEGIN');
+SELECT * FROM dblink('w2', $$SELECT mq.node_create('/w/join/other')$$) AS t(path text);
+SET statement_timeout = '500ms';
+SELECT pg_temp.err($q$SELECT mq.lock('/w/join', 5000)$q$);
+RESET statement_timeout;
+SELECT dblink_exec('w2', 'COMMIT');
+SELECT pg_sleep(0.5);
+SELECT pg_temp.children('/w/join');
 -- a barrier participant that gives up at its deadline leaves only if the
 -- others are not all there: the last one may have arrived, counted it and
 -- passed meanwhile, and then it passes too

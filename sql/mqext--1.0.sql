@@ -2505,11 +2505,11 @@ BEGIN
     PERFORM mq._check_path(dir);
     PERFORM mq._check_can_wait(CASE WHEN leave_on_timeout THEN 'mq.lock' ELSE 'mq.elect' END, true);
     PERFORM mq._sweep_nodes_aside();
-    mine := mq._queue_mine(dir, prefix, lease);
-    IF mine IS NULL THEN
-        mine := mq._join_line_now(dir, base, data, lease);
-    END IF;
     BEGIN
+        mine := mq._queue_mine(dir, prefix, lease);
+        IF mine IS NULL THEN
+            mine := mq._join_line_now(dir, base, data, lease);
+        END IF;
         LOOP
             SELECT n.path INTO pred FROM mq.node n
              WHERE n.parent = dir AND starts_with(n.path, base) AND n.path < mine
@@ -2541,9 +2541,13 @@ BEGIN
         -- a lock waiter cancelled (statement_timeout, a cancel request) or
         -- failed leaves the line, or its node would take the lock later
         -- with nobody knowing; a candidate keeps its place, as after a
-        -- timeout
+        -- timeout.  Cancelled while joining, it may have joined or not:
+        -- the joining worker is gone by now (MqRunAutonomous), so look.
         IF leave_on_timeout THEN
-            PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+            mine := coalesce(mine, mq._queue_mine(dir, prefix, lease));
+            IF mine IS NOT NULL THEN
+                PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+            END IF;
         END IF;
         RAISE;
     END;

@@ -70,7 +70,7 @@ MqRunAutonomous(const char *sql, int nargs, const char *const *args)
 	BackgroundWorker w;
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
-	char	   *result = NULL;
+	char	   *result;
 
 	Assert(nargs <= MQ_AUTONOMOUS_MAX_ARGS);
 
@@ -125,8 +125,27 @@ MqRunAutonomous(const char *sql, int nargs, const char *const *args)
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a background worker for an autonomous transaction"),
 				 errhint("Raise max_worker_processes.")));
-	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
+	PG_TRY();
+	{
+		if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
+			(void) WaitForBackgroundWorkerShutdown(handle);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * Interrupted (a cancel, statement_timeout): the worker must not
+		 * commit after we gave up, unknown to our caller, which looks for
+		 * what it did once this error reaches it (a lock waiter leaves its
+		 * line).  Stop it, and wait till it is gone: then it either
+		 * committed or never will.
+		 */
+		HOLD_INTERRUPTS();
+		TerminateBackgroundWorker(handle);
 		(void) WaitForBackgroundWorkerShutdown(handle);
+		RESUME_INTERRUPTS();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	if (!job->done)
 	{
@@ -144,6 +163,7 @@ MqRunAutonomous(const char *sql, int nargs, const char *const *args)
 		dsm_detach(seg);
 		ereport(ERROR, (errcode(code), errmsg_internal("%s", msg)));
 	}
+	result = NULL;
 	if (job->data[job->result_off] != '\0')
 		result = pstrdup(job->data + job->result_off);
 	dsm_detach(seg);
