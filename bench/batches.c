@@ -228,13 +228,21 @@ decode_batch(const uint8_t *b, size_t len, int64_t from, uint64_t *touched)
 	return n;
 }
 
+/*
+ * Read RECORDS records, one stored batch per call of sql ($1 = name, $2 =
+ * a cursor; the result's first column is a bigint, the second the batch),
+ * decoding each batch.  For mq.fetch_batches the cursor is an offset:
+ * records below it are skipped and it moves to the batch's last offset
+ * + 1; for the floor's raw_blob it is the row id, and every record counts.
+ */
 static int
-fetch(PGconn *c, const char *topic, long records)
+read_batches(PGconn *c, const char *sql, const char *name, long records,
+			 bool cursor_is_offset)
 {
 	long		got = 0;
 	long		calls = 0;
 	uint64_t	touched = 0;
-	int64_t		from = 0;
+	int64_t		cursor = 0;
 	double		t0 = now();
 
 	while (got < records)
@@ -244,62 +252,25 @@ fetch(PGconn *c, const char *topic, long records)
 		PGresult   *r;
 		int			rows;
 
-		snprintf(off, sizeof(off), "%lld", (long long) from);
-		vals[0] = topic;
+		snprintf(off, sizeof(off), "%lld", (long long) cursor);
+		vals[0] = name;
 		vals[1] = off;
-		r = exec(c, "SELECT last_offset, batch FROM mq.fetch_batches($1, 0, $2, 1)",
-				 2, vals, NULL, NULL, 1);
+		r = exec(c, sql, 2, vals, NULL, NULL, 1);
 		rows = PQntuples(r);
 		if (rows == 0)
-			die("no batch at offset %lld", (long long) from);
+			die("no batch at %lld", (long long) cursor);
 		calls++;
 		for (int i = 0; i < rows; i++)
 		{
 			got += decode_batch((const uint8_t *) PQgetvalue(r, i, 1),
-								PQgetlength(r, i, 1), from, &touched);
-			from = (int64_t) get_be64(PQgetvalue(r, i, 0)) + 1;
+								PQgetlength(r, i, 1), cursor_is_offset ? cursor : 0,
+								&touched);
+			cursor = (int64_t) get_be64(PQgetvalue(r, i, 0)) + (cursor_is_offset ? 1 : 0);
 		}
 		PQclear(r);
 	}
 	printf("per_s=%.1f\ncalls=%ld\nrecords=%ld\ntouched=%llu\n",
 		   got / (now() - t0), calls, got, (unsigned long long) touched);
-	return 0;
-}
-
-/*
- * The read side of the floor: RECORDS records from the batches that
- * "batches blob" stored under LABEL, one row per call by id, decoded
- * exactly as fetch decodes mq.fetch_batches' (the stored batches keep the
- * base offset 0 the client encoded, so every record counts).
- */
-static int
-blob_fetch(PGconn *c, const char *label, long records)
-{
-	long		got = 0;
-	uint64_t	touched = 0;
-	int64_t		id = 0;
-	double		t0 = now();
-
-	while (got < records)
-	{
-		char		off[32];
-		const char *vals[2];
-		PGresult   *r;
-
-		snprintf(off, sizeof(off), "%lld", (long long) id);
-		vals[0] = label;
-		vals[1] = off;
-		r = exec(c, "SELECT id, batch FROM raw_blob WHERE label = $1 AND id > $2 ORDER BY id LIMIT 1",
-				 2, vals, NULL, NULL, 1);
-		if (PQntuples(r) == 0)
-			die("no row of raw_blob after id %lld", (long long) id);
-		got += decode_batch((const uint8_t *) PQgetvalue(r, 0, 1),
-							PQgetlength(r, 0, 1), 0, &touched);
-		id = (int64_t) get_be64(PQgetvalue(r, 0, 0));
-		PQclear(r);
-	}
-	printf("per_s=%.1f\nrecords=%ld\ntouched=%llu\n",
-		   got / (now() - t0), got, (unsigned long long) touched);
 	return 0;
 }
 
@@ -359,9 +330,11 @@ main(int argc, char **argv)
 		return produce(c, "SELECT min(\"offset\") FROM mq.produce_batch($1, $2::bytea[])",
 					   build_array, argv[3], atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if (strcmp(argv[1], "blob-fetch") == 0 && argc == 5)
-		return blob_fetch(c, argv[3], atol(argv[4]));
+		return read_batches(c, "SELECT id, batch FROM raw_blob WHERE label = $1 AND id > $2 ORDER BY id LIMIT 1",
+							argv[3], atol(argv[4]), false);
 	if (strcmp(argv[1], "fetch") == 0 && argc == 5)
-		return fetch(c, argv[3], atol(argv[4]));
+		return read_batches(c, "SELECT last_offset, batch FROM mq.fetch_batches($1, 0, $2, 1)",
+							argv[3], atol(argv[4]), true);
 	if (strcmp(argv[1], "select") == 0 && argc == 5)
 		return select_rows(c, atol(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "batches: bad arguments\n");
