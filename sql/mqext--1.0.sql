@@ -2695,12 +2695,12 @@ BEGIN
     PERFORM mq._check_path(path);
     PERFORM mq._check_can_wait('mq.barrier', true);
     PERFORM mq._sweep_nodes_aside();
-    mine := mq._queue_mine(path, 'p-', lease);
-    IF mine IS NULL THEN
-        mine := mq._join_line_now(path, path || CASE WHEN path = '/' THEN '' ELSE '/' END || 'p-',
-                                  NULL, lease);
-    END IF;
     BEGIN
+        mine := mq._queue_mine(path, 'p-', lease);
+        IF mine IS NULL THEN
+            mine := mq._join_line_now(path, path || CASE WHEN path = '/' THEN '' ELSE '/' END || 'p-',
+                                      NULL, lease);
+        END IF;
         LOOP
             ep := mq._key_epoch('node:' || path);
             PERFORM mq._sweep_nodes_aside();
@@ -2716,9 +2716,13 @@ BEGIN
                         greatest(1, least(3600000, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::bigint + 1))::integer);
         END LOOP;
     EXCEPTION WHEN query_canceled OR others THEN
-        -- cancelled or failed: leave, or the others would count us
-        PERFORM mq._autonomous('SELECT mq._leave_barrier($1, $2, $3)',
-                               ARRAY[path, mine, participants::text]);
+        -- cancelled or failed: leave, or the others would count us (if we
+        -- joined at all: cancelled while joining, the worker is gone by now)
+        mine := coalesce(mine, mq._queue_mine(path, 'p-', lease));
+        IF mine IS NOT NULL THEN
+            PERFORM mq._autonomous('SELECT mq._leave_barrier($1, $2, $3)',
+                                   ARRAY[path, mine, participants::text]);
+        END IF;
         RAISE;
     END;
 END
@@ -2848,12 +2852,20 @@ BEGIN
                 -- log exclusively: take it politely, never queued behind a
                 -- long reader of it with every later reader queued behind
                 -- us, and leave the roll to a later round meanwhile
+                -- (the topic's row first, as drop_topic takes them, without
+                -- waiting: the new segment's row references it)
                 BEGIN
+                    PERFORM 1 FROM mq.topic x WHERE x.topic_id = t.topic_id FOR KEY SHARE NOWAIT;
                     PERFORM mq._lock_segment(format('mq_data.%I', 'topic_' || t.topic_id)::regclass, 1000);
                 EXCEPTION WHEN lock_not_available THEN
                     RAISE LOG 'mqext: topic "%" not rolled yet: its log is in use', t.name;
                     RETURN t.topic_id;
                 END;
+                -- another run may have rolled it while we waited
+                IF (SELECT max(s.segment_id) FROM mq.segment s WHERE s.topic_id = t.topic_id)
+                   IS DISTINCT FROM active.segment_id THEN
+                    RETURN t.topic_id;
+                END IF;
                 PERFORM mq._create_segment(t.topic_id);
                 RAISE LOG 'mqext: topic "%" rolled to a new segment after segment %', t.name, active.segment_id;
                 -- commit now: producers move to the new segment once they see it

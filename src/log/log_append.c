@@ -17,12 +17,10 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
-#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "miscadmin.h"
-#include "storage/predicate.h"
 #include "utils/timestamp.h"
 
 #include "catalog/catalog.h"
@@ -79,15 +77,6 @@ MqAppenderBegin(MqAppender *app, const char *topic_name)
 				 errhint("Commit the roll first.")));
 	app->seg.index_info = BuildIndexInfo(app->seg.index);
 	app->cid = GetCurrentCommandId(true);
-
-	/* SERIALIZABLE readers lock the topic's log (log_read.c): check it */
-	if (IsolationIsSerializable())
-	{
-		Relation	log = relation_open(app->topic->relid, AccessShareLock);
-
-		CheckForSerializableConflictIn(log, NULL, InvalidBlockNumber);
-		relation_close(log, NoLock);
-	}
 	return app->topic;
 }
 
@@ -111,6 +100,14 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 	{
 		int64		segment_id = app->seg.segment_id;
 
+		/*
+		 * The reservation may register this transaction's in-flight entry
+		 * in the slot, which stays till the top transaction ends: so must
+		 * the segment lock that keeps the slot in place, past a savepoint
+		 * rolled back (partition_state.c).  Taken before, so that no
+		 * error can come between the two.
+		 */
+		MqSegmentHoldForTransaction(&app->seg, RowExclusiveLock);
 		base = MqPartitionReserve(slot, &segment_id, hdr->records_count,
 								  VARSIZE(batch) - VARHDRSZ);
 		if (base >= 0)
@@ -130,11 +127,8 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 	/*
 	 * From here on this transaction holds the partition's LSO back: its
 	 * end, commit or abort (even of an insert below that fails), moves the
-	 * LSO and must wake the partition's pollers.  Its in-flight entry
-	 * stays in the slot till then, so the segment lock that keeps the slot
-	 * in place must too, past a savepoint rolled back.
+	 * LSO and must wake the partition's pollers.
 	 */
-	MqSegmentHoldForTransaction(&app->seg, RowExclusiveLock);
 	MqNoteAppend(app->topic->topic_id);
 	MqBatchSetBaseOffset((uint8_t *) VARDATA(batch), base);
 
@@ -160,6 +154,10 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 				 UNIQUE_CHECK_NO, false, app->seg.index_info);
 
 	heap_freetuple(tup);
+
+	/* after the insert, as heap_insert checks its own predicate locks */
+	if (IsolationIsSerializable())
+		MqCeilingConflictIn(app->topic, partition);
 
 	if (app->topic->notify)
 		MqWatchNoteAppend(app->topic->name, partition, base + hdr->last_offset_delta);

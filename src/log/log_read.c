@@ -30,15 +30,14 @@
 
 #include "access/detoast.h"
 #include "access/heapam.h"
-#include "access/relation.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
-#include "storage/predicate.h"
 #include "storage/procarray.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -110,19 +109,11 @@ MqLogReaderBegin(MqLogReader *r, MqTopic *topic, int32 partition, int64 from)
 	PushActiveSnapshot(r->snapshot);
 
 	/*
-	 * SERIALIZABLE: the read depends on whatever is appended to the topic
-	 * later, in any segment (a roll may start a new one), so the predicate
-	 * lock is on the topic's log, which appenders check (MqAppenderBegin).
-	 * Per topic, not per partition: coarser than a table's page locks,
-	 * but PostgreSQL's SSI may always report more conflicts than there are.
+	 * SERIALIZABLE: the read depends on whatever is appended to the
+	 * partition later (MqCeilingPredicateLock).
 	 */
 	if (IsolationIsSerializable())
-	{
-		Relation	log = relation_open(topic->relid, AccessShareLock);
-
-		PredicateLockRelation(log, r->snapshot);
-		relation_close(log, NoLock);
-	}
+		MqCeilingPredicateLock(topic, partition, r->snapshot);
 
 	r->batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "mqext batch",
@@ -252,6 +243,7 @@ MqLogReaderNext(MqLogReader *r, MqLogBatch *out)
 		}
 		if (r->tail)
 		{
+			CHECK_FOR_INTERRUPTS();
 			(void) batch_visibility(r);
 			continue;
 		}

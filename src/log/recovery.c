@@ -47,6 +47,7 @@
 #include "access/tableam.h"
 #include "access/xlog.h"
 #include "executor/tuptable.h"
+#include "storage/predicate.h"
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 
@@ -126,6 +127,42 @@ MqLogWriteCeiling(Oid topic_relid, int32 partition, int64 ceiling, void *arg)
 	}
 	heap_freetuple(tup);
 	table_close(rel, RowExclusiveLock);
+	UnregisterSnapshot(snap);
+}
+
+/*
+ * SERIALIZABLE transactions: the partition's row of mq.offset_ceiling
+ * stands for "whatever is appended to the partition", in any segment (a
+ * roll may start a new one).  A reader takes a predicate lock on it, an
+ * appender checks it after each append, so PostgreSQL's SSI sees the
+ * rw-conflict between them as it would for a table.  (A row of its own,
+ * not the topic's log relation: a lock on that would hold off segment
+ * rolls, retention and drop_topic.)
+ */
+void
+MqCeilingPredicateLock(const MqTopic *topic, int32 partition, Snapshot snapshot)
+{
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	Relation	rel = open_ceilings(AccessShareLock);
+	HeapTuple	tup = ceiling_tuple(rel, topic, partition, snap);
+
+	PredicateLockTID(rel, &tup->t_self, snapshot, HeapTupleHeaderGetXmin(tup->t_data));
+	heap_freetuple(tup);
+	table_close(rel, AccessShareLock);
+	UnregisterSnapshot(snap);
+}
+
+void
+MqCeilingConflictIn(const MqTopic *topic, int32 partition)
+{
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	Relation	rel = open_ceilings(AccessShareLock);
+	HeapTuple	tup = ceiling_tuple(rel, topic, partition, snap);
+
+	CheckForSerializableConflictIn(rel, &tup->t_self,
+								   ItemPointerGetBlockNumber(&tup->t_self));
+	heap_freetuple(tup);
+	table_close(rel, AccessShareLock);
 	UnregisterSnapshot(snap);
 }
 

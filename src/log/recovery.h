@@ -15,6 +15,9 @@
 extern int64 MqLogRecoverNextOffset(Oid topic_relid, int32 partition, void *arg);
 extern void MqLogWriteCeiling(Oid topic_relid, int32 partition, int64 ceiling,
 							  void *arg);
+extern void MqCeilingPredicateLock(const MqTopic *topic, int32 partition,
+								   Snapshot snapshot);
+extern void MqCeilingConflictIn(const MqTopic *topic, int32 partition);
 
 /* The slot of a partition, its counter rebuilt if need be. */
 static inline MqPartitionSlot *

@@ -575,8 +575,8 @@ MqPartitionReleaseInflight(void)
 /*
  * Remove the slots of database dbid whose topic's log is in relids (NIL:
  * every one of the database) and whose partition is from_partition or
- * above, and make backends drop their cached pointers if any went.  The
- * callers know that nobody has an append in flight in them.
+ * above, and make backends drop their cached pointers if any went.  A
+ * slot with an append in flight stays (see below).
  */
 static void
 remove_slots(Oid dbid, List *relids, int32 from_partition)
@@ -605,6 +605,14 @@ remove_slots(Oid dbid, List *relids, int32 from_partition)
 		 */
 		SpinLockAcquire(&slot->mutex);
 		busy = slot->ninflight > 0;
+		/*
+		 * Kept, it must not trust a ceiling it raised for rows that may be
+		 * gone (add_partitions forgetting a partition an open transaction
+		 * added, produced to and rolled back to a savepoint; added again,
+		 * its ceiling row starts at 0): the next append raises it anew.
+		 */
+		if (busy)
+			slot->ceiling = slot->next_offset;
 		SpinLockRelease(&slot->mutex);
 		if (!busy)
 		{
