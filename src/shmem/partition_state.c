@@ -80,7 +80,11 @@ typedef struct LocalInflight
 {
 	MqPartitionSlot *slot;
 	int32		entry;
+	int			nest_level;		/* (sub)transaction whose append made it */
 } LocalInflight;
+
+/* this transaction appended (see MqXactAppended) */
+static bool my_xact_appended = false;
 
 static HTAB *local_slots = NULL;
 static uint64 local_generation = 0;
@@ -398,7 +402,9 @@ MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id, int32 count, int64 
 		{
 			my_inflight[my_ninflight].slot = slot;
 			my_inflight[my_ninflight].entry = entry;
+			my_inflight[my_ninflight].nest_level = GetCurrentTransactionNestLevel();
 			my_ninflight++;
+			my_xact_appended = true;
 		}
 	}
 	return base;
@@ -543,6 +549,44 @@ MqXactHasInflight(void)
 }
 
 /*
+ * Did this transaction append at all, even in subtransactions rolled back
+ * since?  Reset by MqPartitionXactEnd.
+ */
+bool
+MqXactAppended(void)
+{
+	return my_xact_appended;
+}
+
+void
+MqPartitionXactEnd(void)
+{
+	my_xact_appended = false;
+}
+
+/* Unlink one in-flight entry from its slot and free it; must not fail. */
+static void
+release_entry(const LocalInflight *li)
+{
+	MqPartitionSlot *slot = li->slot;
+	MqInflight *e = &MqShared->pool[li->entry];
+
+	SpinLockAcquire(&slot->mutex);
+	if (e->prev >= 0)
+		MqShared->pool[e->prev].next = e->next;
+	else
+		slot->inflight_head = e->next;
+	if (e->next >= 0)
+		MqShared->pool[e->next].prev = e->prev;
+	else
+		slot->inflight_tail = e->prev;
+	slot->ninflight--;
+	SpinLockRelease(&slot->mutex);
+
+	pool_push(li->entry);
+}
+
+/*
  * Unlink every in-flight entry of this transaction.  Called at commit, after
  * the transaction became visible, and at abort; must not fail.
  */
@@ -550,26 +594,52 @@ void
 MqPartitionReleaseInflight(void)
 {
 	for (int i = 0; i < my_ninflight; i++)
-	{
-		MqPartitionSlot *slot = my_inflight[i].slot;
-		int32		entry = my_inflight[i].entry;
-		MqInflight *e = &MqShared->pool[entry];
-
-		SpinLockAcquire(&slot->mutex);
-		if (e->prev >= 0)
-			MqShared->pool[e->prev].next = e->next;
-		else
-			slot->inflight_head = e->next;
-		if (e->next >= 0)
-			MqShared->pool[e->next].prev = e->prev;
-		else
-			slot->inflight_tail = e->prev;
-		slot->ninflight--;
-		SpinLockRelease(&slot->mutex);
-
-		pool_push(entry);
-	}
+		release_entry(&my_inflight[i]);
 	my_ninflight = 0;
+}
+
+/*
+ * A subtransaction at nest_level committed: what it appended is now its
+ * parent's, to be rolled back with it.
+ */
+void
+MqPartitionSubXactCommit(int nest_level)
+{
+	for (int i = 0; i < my_ninflight; i++)
+		if (my_inflight[i].nest_level >= nest_level)
+			my_inflight[i].nest_level = nest_level - 1;
+}
+
+/*
+ * A subtransaction at nest_level rolled back (ROLLBACK TO SAVEPOINT, an
+ * exception caught in PL/pgSQL): the entries of partitions it appended to
+ * first, or its committed children did, cover only records that can never
+ * commit now, so the LSO may pass them at once instead of at the top
+ * transaction's end.  Called after AbortSubTransaction marked the
+ * subtransaction aborted and removed its xid from the proc array, so a
+ * reader that passes them sees its batches as aborted.  (An entry made by
+ * an outer level stays, though the subtransaction appended under it too:
+ * it still covers the outer level's records.)  Returns whether any went;
+ * must not fail.
+ */
+bool
+MqPartitionSubXactAbort(int nest_level)
+{
+	int			kept = 0;
+	bool		released = false;
+
+	for (int i = 0; i < my_ninflight; i++)
+	{
+		if (my_inflight[i].nest_level >= nest_level)
+		{
+			release_entry(&my_inflight[i]);
+			released = true;
+		}
+		else
+			my_inflight[kept++] = my_inflight[i];
+	}
+	my_ninflight = kept;
+	return released;
 }
 
 /*

@@ -268,18 +268,10 @@ MqGroupEpoch(uint32 group_hash)
 }
 
 /* Commit callback: the transaction is visible; wake who waits for it. */
-void
-MqWakeAtCommit(void)
+/* Set the latches of the waiters this transaction's notes concern. */
+static void
+wake_noted(void)
 {
-	if (Waiters != NULL)
-	{
-		if (noted_overflow)
-			for (int i = 0; i < MQ_GROUP_EPOCHS; i++)
-				pg_atomic_fetch_add_u64(&Waiters->group_epoch[i], 1);
-		else
-			for (int g = 0; g < noted_ngroups; g++)
-				pg_atomic_fetch_add_u64(&Waiters->group_epoch[noted_groups[g] % MQ_GROUP_EPOCHS], 1);
-	}
 	if ((noted_ntopics > 0 || noted_ngroups > 0 || noted_overflow) &&
 		Waiters != NULL && pg_atomic_read_u32(&Waiters->nwaiters) > 0)
 	{
@@ -296,6 +288,21 @@ MqWakeAtCommit(void)
 				SetLatch(latch);
 		}
 	}
+}
+
+void
+MqWakeAtCommit(void)
+{
+	if (Waiters != NULL)
+	{
+		if (noted_overflow)
+			for (int i = 0; i < MQ_GROUP_EPOCHS; i++)
+				pg_atomic_fetch_add_u64(&Waiters->group_epoch[i], 1);
+		else
+			for (int g = 0; g < noted_ngroups; g++)
+				pg_atomic_fetch_add_u64(&Waiters->group_epoch[noted_groups[g] % MQ_GROUP_EPOCHS], 1);
+	}
+	wake_noted();
 	MqForgetWakeups();
 }
 
@@ -305,6 +312,26 @@ MqWakeAtCommit(void)
  * behind them, so the topics' pollers must look again.  Its rebalances
  * never happened: no group is woken.
  */
+/*
+ * A subtransaction's appends were rolled back, and with them the in-flight
+ * entries of some partitions: their LSO moved.  Wake the pollers of every
+ * topic this transaction appended to (a few needless wakeups at most), and
+ * keep the notes: the transaction goes on, and its commit or abort wakes
+ * them again.  Nothing of the groups: only a commit announces those.
+ */
+void
+MqWakeAtSubAbort(void)
+{
+	int			ngroups = noted_ngroups;
+	bool		overflow = noted_overflow;
+
+	noted_ngroups = 0;
+	noted_overflow = false;
+	wake_noted();
+	noted_ngroups = ngroups;
+	noted_overflow = overflow;
+}
+
 void
 MqWakeAtAbort(void)
 {

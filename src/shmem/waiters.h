@@ -25,6 +25,7 @@ extern void MqNoteGroupChange(uint32 group_hash);
 extern uint64 MqGroupEpoch(uint32 group_hash);
 extern void MqWakeAtCommit(void);
 extern void MqWakeAtAbort(void);
+extern void MqWakeAtSubAbort(void);
 extern void MqForgetWakeups(void);
 
 #endif							/* MQ_WAITERS_H */

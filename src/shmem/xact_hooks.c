@@ -13,6 +13,12 @@
  * (waiters.c); the PRE_COMMIT callback queues the NOTIFYs of topics with
  * notify = true (watch.c), which PostgreSQL then delivers at commit.
  *
+ * A subtransaction that rolls back (SUBXACT_EVENT_ABORT_SUB comes after
+ * it was marked aborted and its xid left the proc array) releases the
+ * in-flight entries it made, and wakes pollers: its records can never
+ * commit, so the LSO need not wait for the top transaction.  One that
+ * commits hands its entries to its parent.
+ *
  * A prepared transaction would outlive the backend that holds its
  * in-flight entries, so PREPARE TRANSACTION after an append is refused.
  *
@@ -34,7 +40,13 @@ mq_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			if (MqXactHasInflight())
+			/*
+			 * Also when the appends were all rolled back to savepoints:
+			 * prepared, the transaction would keep its segments locked
+			 * (held for the whole transaction, log_append.c) for as long
+			 * as it stays prepared.
+			 */
+			if (MqXactAppended())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot prepare a transaction that has produced to an mqext topic"),
@@ -47,6 +59,7 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (MqXactHasInflight())
 				MqPartitionReleaseInflight();
+			MqPartitionXactEnd();
 			MqWakeAtCommit();
 			MqLauncherXactEnd(true);
 			break;
@@ -59,6 +72,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			}
 			else
 				MqForgetWakeups();
+			MqPartitionXactEnd();
 			MqWatchForget();
 			MqWaitUnregister();
 			MqLauncherXactEnd(false);
@@ -75,9 +89,12 @@ mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	switch (event)
 	{
 		case SUBXACT_EVENT_COMMIT_SUB:
+			MqPartitionSubXactCommit(GetCurrentTransactionNestLevel());
 			MqWatchSubXactEnd(true);
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
+			if (MqPartitionSubXactAbort(GetCurrentTransactionNestLevel()))
+				MqWakeAtSubAbort();
 			MqWatchSubXactEnd(false);
 			break;
 		default:
