@@ -102,10 +102,10 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 
 		/*
 		 * The reservation may register this transaction's in-flight entry
-		 * in the slot, which stays till the top transaction ends: so must
-		 * the segment lock that keeps the slot in place, past a savepoint
-		 * rolled back (partition_state.c).  Taken before, so that no
-		 * error can come between the two.
+		 * in the slot, which stays till the (sub)transaction that made it
+		 * ends, or its parent does: the segment lock that keeps the slot
+		 * in place is held for the top transaction (partition_state.c).
+		 * Taken before, so that no error can come between the two.
 		 */
 		MqSegmentHoldForTransaction(&app->seg, RowExclusiveLock);
 		base = MqPartitionReserve(slot, &segment_id, hdr->records_count,

@@ -7,7 +7,9 @@
  *
  * 1. It reads the partition's last stable offset before it takes its
  *    snapshot and returns nothing at or above it.  Every offset below the
- *    LSO belongs to a transaction that had ended when the LSO was read.
+ *    LSO belongs to a transaction that had ended when the LSO was read, or
+ *    to a subtransaction of a live one that had rolled back (which is why
+ *    batch_visibility asks whether a batch aborted before anything else).
  *
  * 2. A snapshot older than that LSO (REPEATABLE READ, SERIALIZABLE, or a
  *    READ COMMITTED transaction that already produced) may not see some of

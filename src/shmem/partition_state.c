@@ -16,6 +16,10 @@
  * transaction's commit or abort callback, which runs after the transaction
  * has left the proc array; a reader that reads the LSO and takes its
  * snapshot afterwards therefore sees every committed record below the LSO.
+ * An entry made by a subtransaction is unlinked when that subtransaction
+ * rolls back (its callback runs after PostgreSQL marked it aborted and
+ * removed its xid from the proc array: readers see its records as
+ * aborted), and passes to the parent when it commits.
  *
  * Lock protocol:
  *	- MqShared->partitions_lock (LWLock) guards the hash table's membership:
@@ -669,17 +673,15 @@ remove_slots(Oid dbid, List *relids, int32 from_partition)
 		/*
 		 * The callers' locks should rule out appends in flight, but a slot
 		 * with one must stay whatever they believe: the entry is unlinked
-		 * from it at its transaction's end (a topic created and produced
-		 * to in a savepoint that rolled back is gone before that).  The
-		 * next round of the worker removes it then.
+		 * from it only when its (sub)transaction ends.  The next round of
+		 * the worker removes the slot then.
 		 */
 		SpinLockAcquire(&slot->mutex);
 		busy = slot->ninflight > 0;
 		/*
 		 * Kept, it must not trust a ceiling it raised for rows that may be
-		 * gone (add_partitions forgetting a partition an open transaction
-		 * added, produced to and rolled back to a savepoint; added again,
-		 * its ceiling row starts at 0): the next append raises it anew.
+		 * gone (a partition added again whose ceiling row starts at 0):
+		 * the next append raises it anew.
 		 */
 		if (busy)
 			slot->ceiling = slot->next_offset;

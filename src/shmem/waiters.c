@@ -267,7 +267,6 @@ MqGroupEpoch(uint32 group_hash)
 	return pg_atomic_read_u64(&Waiters->group_epoch[group_hash % MQ_GROUP_EPOCHS]);
 }
 
-/* Commit callback: the transaction is visible; wake who waits for it. */
 /* Set the latches of the waiters this transaction's notes concern. */
 static void
 wake_noted(void)
@@ -290,6 +289,7 @@ wake_noted(void)
 	}
 }
 
+/* Commit callback: the transaction is visible; wake who waits for it. */
 void
 MqWakeAtCommit(void)
 {
@@ -306,12 +306,6 @@ MqWakeAtCommit(void)
 	MqForgetWakeups();
 }
 
-/*
- * Abort callback of a transaction that had appends in flight: their end
- * moved the LSO of those partitions, which may uncover committed records
- * behind them, so the topics' pollers must look again.  Its rebalances
- * never happened: no group is woken.
- */
 /*
  * A subtransaction's appends were rolled back, and with them the in-flight
  * entries of some partitions: their LSO moved.  Wake the pollers of every
@@ -332,6 +326,12 @@ MqWakeAtSubAbort(void)
 	noted_overflow = overflow;
 }
 
+/*
+ * Abort callback of a transaction that had appends in flight: their end
+ * moved the LSO of those partitions, which may uncover committed records
+ * behind them, so the topics' pollers must look again.  Its rebalances
+ * never happened: no group is woken.
+ */
 void
 MqWakeAtAbort(void)
 {
