@@ -77,6 +77,7 @@ MqAppenderBegin(MqAppender *app, const char *topic_name)
 				 errhint("Commit the roll first.")));
 	app->seg.index_info = BuildIndexInfo(app->seg.index);
 	app->cid = GetCurrentCommandId(true);
+	app->held_relid = InvalidOid;
 	return app->topic;
 }
 
@@ -107,7 +108,11 @@ MqAppend(MqAppender *app, int32 partition, bytea *batch, const MqBatchHeader *hd
 		 * in place is held for the top transaction (partition_state.c).
 		 * Taken before, so that no error can come between the two.
 		 */
-		MqSegmentHoldForTransaction(&app->seg, RowExclusiveLock);
+		if (RelationGetRelid(app->seg.heap) != app->held_relid)
+		{
+			MqSegmentHoldForTransaction(&app->seg, RowExclusiveLock);
+			app->held_relid = RelationGetRelid(app->seg.heap);
+		}
 		base = MqPartitionReserve(slot, &segment_id, hdr->records_count,
 								  VARSIZE(batch) - VARHDRSZ);
 		if (base >= 0)

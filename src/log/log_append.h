@@ -16,6 +16,7 @@ typedef struct MqAppender
 	MqTopic    *topic;
 	MqSegmentRel seg;
 	CommandId	cid;
+	Oid			held_relid;		/* segment already held for the transaction */
 } MqAppender;
 
 extern MqTopic *MqAppenderBegin(MqAppender *app, const char *topic_name);
