@@ -320,6 +320,31 @@ BEGIN
 END
 $$;
 CLOSE held;
+-- the transaction that fetched them cannot drop their segment while it
+-- may still read them (a cursor still open): refused, as PostgreSQL
+-- refuses to drop a table a cursor of the session reads
+SELECT mq.create_topic('held2', 1);
+SELECT count(*) FROM mq.produce_batch('held2', ARRAY(SELECT repeat(md5(i::text), 4) FROM generate_series(1, 100) i));
+SELECT count(*) FROM mq.produce_batch('held2', ARRAY(SELECT repeat(md5(i::text), 4) FROM generate_series(101, 200) i));
+BEGIN;
+DECLARE held2 CURSOR FOR SELECT base_offset, batch FROM mq.fetch_batches('held2', 0, 0);
+MOVE held2;
+SAVEPOINT s;
+SELECT regexp_replace(pg_temp.err($q$SELECT mq.drop_topic('held2')$q$), 'seg_\d+', 'seg_N');
+ROLLBACK TO SAVEPOINT s;
+DO $$
+DECLARE
+    c refcursor := 'held2';
+    o bigint;
+    b bytea;
+BEGIN
+    FETCH c INTO o, b;
+    RAISE NOTICE 'the cursor reads on: base offset %, stored out of line: %', o, length(b) > 8192;
+END
+$$;
+COMMIT;
+-- the next transaction can
+SELECT mq.drop_topic('held2');
 
 -- privileges: like their row-level siblings, not open to PUBLIC
 SELECT p.oid::regprocedure, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute

@@ -16,6 +16,7 @@
 #include "catalog/metadata_cache.h"
 #include "bgw/launcher.h"
 #include "guc.h"
+#include "log/segment.h"
 #include "shmem/shmem.h"
 #include "shmem/xact_hooks.h"
 
@@ -69,4 +70,5 @@ _PG_init(void)
 	}
 	MqXactHooksInit();
 	MqMetadataCacheInit();
+	MqSegmentInit();
 }

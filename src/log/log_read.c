@@ -312,10 +312,9 @@ MqLogReaderLoad(MqLogReader *r, MqLogBatch *b)
  * transaction holds on the segment till then.  Held by the top
  * transaction, not the current subtransaction, whose rollback would
  * release it and not what it returned (RETURN QUERY in a PL/pgSQL block
- * with an exception handler, say).  This transaction itself could still
- * drop the segment (drop_topic after reading, with a cursor still open):
- * reading the pointer then fails with an error, as PostgreSQL would refuse
- * to drop a table an open cursor of the session reads.
+ * with an exception handler, say).  This transaction itself cannot drop
+ * the segment either (MqSegmentHoldReferenced), as PostgreSQL refuses to
+ * drop a table an open cursor of the session reads.
  */
 Datum
 MqLogReaderStored(MqLogReader *r)
@@ -327,7 +326,7 @@ MqLogReaderStored(MqLogReader *r)
 
 	if (relid != r->pinned_relid)
 	{
-		MqSegmentHoldForTransaction(&r->segrel, AccessShareLock);
+		MqSegmentHoldReferenced(&r->segrel);
 		r->pinned_relid = relid;
 	}
 	old = MemoryContextSwitchTo(r->batch_cxt);

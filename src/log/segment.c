@@ -16,16 +16,20 @@
 #include "access/genam.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
 #include "catalog/index.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/resowner.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/inval.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -203,6 +207,81 @@ MqSegmentHoldForTransaction(MqSegmentRel *seg, LOCKMODE mode)
 		CurrentResourceOwner = save;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Segments whose stored batches this transaction handed out by reference
+ * (MqSegmentHoldReferenced): their relids, in TopTransactionContext, and
+ * the transaction they belong to (a list of an earlier transaction is gone
+ * with its memory).
+ */
+static List *referenced_relids = NIL;
+static LocalTransactionId referenced_lxid = InvalidLocalTransactionId;
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * Hold the segment for the top transaction, as above, because a reference
+ * to one of its stored batches (a TOAST pointer) goes to the caller; and
+ * remember it, so that this transaction cannot drop the segment under the
+ * reference (mq_segment_object_access).
+ */
+void
+MqSegmentHoldReferenced(MqSegmentRel *seg)
+{
+	Oid			relid = RelationGetRelid(seg->heap);
+	MemoryContext old;
+
+	MqSegmentHoldForTransaction(seg, AccessShareLock);
+	if (referenced_lxid != MyProc->lxid)
+	{
+		referenced_relids = NIL;
+		referenced_lxid = MyProc->lxid;
+	}
+	if (!list_member_oid(referenced_relids, relid))
+	{
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		referenced_relids = lappend_oid(referenced_relids, relid);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * The lock held for a reference keeps other transactions from dropping the
+ * segment, not this one: drop_topic, retention or compaction run after
+ * mq.fetch_batches in the same transaction would leave the references it
+ * returned pointing at nothing (a cursor still open, or a PL/pgSQL loop
+ * over the batches).  PostgreSQL refuses to drop a table that a query of
+ * the session still reads (CheckTableNotInUse); this is the same refusal
+ * for the references, which it cannot see.  Every drop of a relation comes
+ * here, the segments a DROP TABLE of the topic's log cascades to included.
+ */
+static void
+mq_segment_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+						 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 &&
+		referenced_lxid == MyProc->lxid &&
+		list_member_oid(referenced_relids, objectId))
+	{
+		char	   *relname = get_rel_name(objectId);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot drop segment \"%s\" because this transaction fetched record batches from it",
+						relname ? relname : "?"),
+				 errdetail("mq.fetch_batches returns stored batches by reference, valid until the transaction that fetched them ends."),
+				 errhint("Drop the topic, or let retention remove the segment, in another transaction.")));
+	}
+}
+
+void
+MqSegmentInit(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = mq_segment_object_access;
 }
 
 void

@@ -29,6 +29,8 @@ extern void MqSegmentOpenId(const MqTopic *topic, int64 segment_id, LOCKMODE mod
 							MqSegmentRel *out);
 extern void MqSegmentLockPolitely(Oid relid, LOCKMODE mode, int timeout_ms);
 extern void MqSegmentHoldForTransaction(MqSegmentRel *seg, LOCKMODE mode);
+extern void MqSegmentHoldReferenced(MqSegmentRel *seg);
 extern void MqSegmentClose(MqSegmentRel *seg);
+extern void MqSegmentInit(void);
 
 #endif							/* MQ_SEGMENT_H */
