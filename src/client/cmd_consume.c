@@ -103,6 +103,8 @@ typedef struct ConsumeState
 	Buf			out;
 	long long	count;			/* -c, or -1 */
 	long long	printed;
+	long long	poll_rows;		/* rows of the last stream_rows call */
+	bool		hold;			/* print a call's rows only once it succeeded */
 	bool		write_failed;
 	int			write_errno;
 	int64_t		t0;
@@ -157,6 +159,7 @@ stream_rows(ConsumeState *cs, const char *stmt, int nparams,
 	int			formats[4] = {0, 0, 0, 0};
 
 	*err = NULL;
+	cs->poll_rows = 0;
 	if (!PQsendQueryPrepared(cs->conn, stmt, nparams, params, NULL, formats, 1))
 		mq_fail(cs->conn, NULL, NULL);
 	PQsetSingleRowMode(cs->conn);
@@ -188,11 +191,13 @@ stream_rows(ConsumeState *cs, const char *stmt, int nparams,
 			r.headers = PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
 			r.headers_len = PQgetlength(res, 0, c++);
 			format_record(cs->fmt, &r, &cs->out);
-			flush_out(cs, false);
+			if (!cs->hold)
+				flush_out(cs, false);
 			if (last_offset)
 				*last_offset = r.offset;
 			n++;
 			cs->printed++;
+			cs->poll_rows++;
 			PQclear(res);
 		}
 		else if (st == PGRES_TUPLES_OK)
@@ -288,6 +293,14 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 			"SELECT topic, partition, \"offset\", ts, key, value, headers::text"
 			"  FROM mq.poll($1, $2::int, $3::int)", 3);
 
+	/*
+	 * A poll that fails, or that our SIGINT cancels while its rows arrive,
+	 * is rolled back on the server: the positions it advanced and what it
+	 * auto-committed.  Its rows must then not be printed either (they come
+	 * again), so they stay in memory until the poll succeeded: at most
+	 * max.poll.records records, as a Kafka consumer holds one poll.
+	 */
+	cs->hold = true;
 	install_interrupt_handler(conn);
 	while (!interrupted && !cs->write_failed)
 	{
@@ -310,12 +323,13 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 		n = stream_rows(cs, "poll", 3, params, NULL, 0, NULL, &err);
 		if (n < 0)
 		{
+			buf_reset(&cs->out);
+			cs->printed -= cs->poll_rows;
 			if (canceled_by_us(err))
 			{
 				PQclear(err);
 				break;
 			}
-			flush_out(cs, true);
 			print_result_error(err, "poll");
 			PQclear(err);
 			status = EXIT_ERROR;
@@ -327,7 +341,13 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 			empties = 0;
 			verbose_msg("%lld records (total %lld)", n, cs->printed);
 			if (!auto_commit && !cs->write_failed)
-				PQclear(mq_exec(conn, "SELECT mq.commit($1)", 1, &group));
+			{
+				/* canceled: the final commit below does it */
+				res = mq_exec_interruptible(conn, "SELECT mq.commit($1)", 1, &group);
+				if (res == NULL)
+					break;
+				PQclear(res);
+			}
 			continue;
 		}
 		if (!exit_at_end)
@@ -339,7 +359,12 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 		 * committed offsets are the positions.
 		 */
 		if (!auto_commit)
-			PQclear(mq_exec(conn, "SELECT mq.commit($1)", 1, &group));
+		{
+			res = mq_exec_interruptible(conn, "SELECT mq.commit($1)", 1, &group);
+			if (res == NULL)
+				break;
+			PQclear(res);
+		}
 		empties++;
 		params[1] = member;
 		res = PQexecParams(conn,
@@ -441,6 +466,25 @@ start_offset(PGconn *conn, const char *topic, int partition, const char *spec)
 	return strtoll(spec, NULL, 10);
 }
 
+/*
+ * Free the notifications libpq has read (with a result, or in
+ * wait_socket): they only wake us, and would pile up in libpq's list while
+ * every round returns records.  True if there was one.
+ */
+static bool
+drain_notifies(PGconn *conn)
+{
+	PGnotify   *nf;
+	bool		any = false;
+
+	while ((nf = PQnotifies(conn)) != NULL)
+	{
+		PQfreemem(nf);
+		any = true;
+	}
+	return any;
+}
+
 /* Wait for a notification, data on the socket, a signal or the timeout. */
 static void
 wait_socket(PGconn *conn, int64_t usec)
@@ -448,8 +492,10 @@ wait_socket(PGconn *conn, int64_t usec)
 	int			sock = PQsocket(conn);
 	fd_set		rfds;
 	struct timeval tv;
-	PGnotify   *nf;
 
+	/* one came with the last results: no need to wait */
+	if (drain_notifies(conn))
+		return;
 	if (sock < 0)
 	{
 		sleep_usec(usec);
@@ -461,8 +507,7 @@ wait_socket(PGconn *conn, int64_t usec)
 	tv.tv_usec = usec % 1000000;
 	if (select(sock + 1, &rfds, NULL, NULL, &tv) > 0)
 		PQconsumeInput(conn);
-	while ((nf = PQnotifies(conn)) != NULL)
-		PQfreemem(nf);
+	drain_notifies(conn);
 }
 
 static int
@@ -478,7 +523,6 @@ consume_assign(ConsumeState *cs, const char *topic, int partition,
 	char		obuf[32];
 	char		wbuf[32];
 	int64_t		backoff = 10000;
-	bool		isnull;
 	int			status = EXIT_OK;
 
 	params[0] = topic;
@@ -591,8 +635,12 @@ consume_assign(ConsumeState *cs, const char *topic, int partition,
 			 */
 			if (pp->lso_seen > pp->pos)
 				pp->pos = pp->lso_seen;
-			pp->lso_seen = query_int8(conn, "SELECT mq.latest_offset($1, $2::int)",
-									  2, params, &isnull);
+			res = mq_exec_interruptible(conn, "SELECT mq.latest_offset($1, $2::int)",
+										2, params);
+			if (res == NULL)
+				break;
+			pp->lso_seen = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+			PQclear(res);
 			pp->at_end = pp->lso_seen <= pp->pos;
 			if (!pp->at_end)
 				all_end = false;
@@ -604,6 +652,8 @@ consume_assign(ConsumeState *cs, const char *topic, int partition,
 			break;
 		if (any)
 		{
+			/* the notifications read with the records say nothing new */
+			drain_notifies(conn);
 			backoff = 10000;
 			continue;
 		}

@@ -436,24 +436,17 @@ nodes_watch(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	install_interrupt_handler(NULL);
-	while (!interrupted && (count < 0 || seen < count))
+	/*
+	 * Print what libpq has read first, and wait only when that is nothing:
+	 * an event that came with the LISTEN's result waits in libpq's list,
+	 * where select() does not see it.
+	 */
+	for (;;)
 	{
-		int			sock = PQsocket(conn);
+		int			sock;
 		fd_set		rfds;
 		PGnotify   *nf;
 
-		if (sock < 0)
-			mq_fail(conn, NULL, "connection lost");
-		FD_ZERO(&rfds);
-		FD_SET(sock, &rfds);
-		if (select(sock + 1, &rfds, NULL, NULL, NULL) < 0)
-		{
-			if (errno == EINTR)
-				continue;
-			fatal("select() failed: %s", strerror(errno));
-		}
-		if (!PQconsumeInput(conn))
-			mq_fail(conn, NULL, "connection lost");
 		while ((nf = PQnotifies(conn)) != NULL)
 		{
 			if (count < 0 || seen < count)
@@ -469,6 +462,21 @@ nodes_watch(int argc, char **argv)
 			status = EXIT_ERROR;
 			break;
 		}
+		if (interrupted || (count >= 0 && seen >= count))
+			break;
+		sock = PQsocket(conn);
+		if (sock < 0)
+			mq_fail(conn, NULL, "connection lost");
+		FD_ZERO(&rfds);
+		FD_SET(sock, &rfds);
+		if (select(sock + 1, &rfds, NULL, NULL, NULL) < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			fatal("select() failed: %s", strerror(errno));
+		}
+		if (!PQconsumeInput(conn))
+			mq_fail(conn, NULL, "connection lost");
 	}
 	PQfinish(conn);
 	return status;

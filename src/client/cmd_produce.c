@@ -109,6 +109,9 @@ typedef struct ProduceOpts
 } ProduceOpts;
 
 /* One batch being built: binary arrays, one element per record. */
+/* PostgreSQL's limit on one value (MaxAllocSize): no bytea is longer */
+#define MAX_VALUE_BYTES 0x3fffffff
+
 typedef struct Batch
 {
 	Buf			values;			/* ARRAY_HDR placeholder, then elements */
@@ -216,6 +219,13 @@ batch_reset(Batch *b)
 	array_start(&b->headers);
 	b->n = 0;
 	b->has_keys = false;
+}
+
+/* The bytes of the call's arguments so far: what --batch-bytes bounds. */
+static size_t
+batch_bytes(const Batch *b)
+{
+	return b->values.len + b->keys.len + b->headers.len;
 }
 
 static void
@@ -452,6 +462,9 @@ typedef struct Reader
 	size_t		cap;
 	bool		eof;
 	Buf			rec;			/* the record being assembled */
+	size_t		limit;			/* longest record kept */
+	bool		overlong;		/* rec is past limit: skipped to the delimiter */
+	uint64_t	line_len;		/* the whole record's length */
 } Reader;
 
 typedef enum
@@ -462,13 +475,36 @@ typedef enum
 } ReadStatus;
 
 /*
- * The next record into r->rec.  With check_pause, returns READ_WOULD_BLOCK
- * instead of waiting for input, so that the caller sends what it has.
+ * Part of a record read: kept while the record stays within r->limit, then
+ * only counted, so that input without delimiters (a binary file, a
+ * forgotten -D) cannot fill the memory before its size is checked.
+ */
+static void
+take(Reader *r, const char *data, size_t len)
+{
+	r->line_len += len;
+	if (r->overlong)
+		return;
+	if (r->rec.len + len > r->limit)
+	{
+		r->overlong = true;
+		buf_reset(&r->rec);
+		return;
+	}
+	buf_append(&r->rec, data, len);
+}
+
+/*
+ * The next record into r->rec (or, past r->limit, r->overlong and its
+ * length).  With check_pause, returns READ_WOULD_BLOCK instead of waiting
+ * for input, so that the caller sends what it has.
  */
 static ReadStatus
 read_record(Reader *r, char delim, bool check_pause)
 {
 	buf_reset(&r->rec);
+	r->overlong = false;
+	r->line_len = 0;
 	for (;;)
 	{
 		ssize_t		n;
@@ -479,18 +515,19 @@ read_record(Reader *r, char delim, bool check_pause)
 
 			if (p)
 			{
-				buf_append(&r->rec, r->buf + r->start, p - (r->buf + r->start));
+				take(r, r->buf + r->start, p - (r->buf + r->start));
 				r->start = p - r->buf + 1;
 				return READ_RECORD;
 			}
-			buf_append(&r->rec, r->buf + r->start, r->end - r->start);
+			take(r, r->buf + r->start, r->end - r->start);
 			r->start = r->end = 0;
 		}
 		/* everything in the buffer is consumed: start it over */
 		r->start = r->end = 0;
 		if (r->eof)
-			return r->rec.len > 0 ? READ_RECORD : READ_EOF;
-		if (check_pause && r->may_block)
+			return r->line_len > 0 ? READ_RECORD : READ_EOF;
+		/* (an overlong record is not kept to be put back: read it through) */
+		if (check_pause && r->may_block && !r->overlong)
 		{
 			struct pollfd pfd = {r->fd, POLLIN, 0};
 
@@ -717,7 +754,7 @@ cmd_produce(int argc, char **argv)
 		{
 			read_file(&o, argv[i], &data);
 			if (b.n > 0 && (b.n >= o.batch ||
-							b.values.len + data.len > o.batch_bytes))
+							batch_bytes(&b) + data.len > o.batch_bytes))
 				ok = flush_batch(conn, &o, &b, &st);
 			if (!ok)
 				break;
@@ -741,6 +778,11 @@ cmd_produce(int argc, char **argv)
 		r.buf = xmalloc(r.cap);
 		r.may_block = !(fstat(r.fd, &sb) == 0 && S_ISREG(sb.st_mode));
 		buf_init(&r.rec);
+		/*
+		 * A longer line cannot make a record the topic takes (the slack:
+		 * lines somewhat too long are kept, to report their record's size)
+		 */
+		r.limit = o.max_message > 0 ? (size_t) o.max_message + o.keysep_len + 65536 : MAX_VALUE_BYTES;
 
 		while (ok)
 		{
@@ -759,6 +801,27 @@ cmd_produce(int argc, char **argv)
 			if (rs == READ_EOF)
 				break;
 			lineno++;
+			if (r.overlong)
+			{
+				if (o.max_message > 0)
+					fprintf(stderr, "%s: error: line %lld: a line of %llu bytes, larger than any record max.message.bytes (%lld) of topic \"%s\" lets through%s\n",
+							progname, lineno, (unsigned long long) r.line_len,
+							(long long) o.max_message, o.topic,
+							o.keep_going ? "" : " (its batch is not written)");
+				else
+					fprintf(stderr, "%s: error: line %lld: a line of %llu bytes, larger than a value can be (%d bytes)%s\n",
+							progname, lineno, (unsigned long long) r.line_len, MAX_VALUE_BYTES,
+							o.keep_going ? "" : " (its batch is not written)");
+				st.failed++;
+				if (!o.keep_going)
+				{
+					ok = false;
+					break;
+				}
+				ok = flush_batch(conn, &o, &b, &st);
+				b.first_line = lineno + 1;
+				continue;
+			}
 			value = r.rec.data ? r.rec.data : "";
 			value_len = (int64_t) r.rec.len;
 			if (o.keysep)
@@ -803,7 +866,7 @@ cmd_produce(int argc, char **argv)
 				b.first_line = lineno + 1;
 				continue;
 			}
-			if (b.n > 0 && b.values.len + (size_t) size > o.batch_bytes)
+			if (b.n > 0 && batch_bytes(&b) + (size_t) size > o.batch_bytes)
 			{
 				ok = flush_batch(conn, &o, &b, &st);
 				if (!ok)

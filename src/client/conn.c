@@ -174,6 +174,27 @@ mq_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
 	return res;
 }
 
+/*
+ * mq_exec for the statements of a loop that an interrupt ends: NULL if our
+ * own SIGINT handler canceled it (the caller winds up cleanly), a failure
+ * as mq_exec otherwise.
+ */
+PGresult *
+mq_exec_interruptible(PGconn *conn, const char *sql, int nparams,
+					  const char *const *params)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (res != NULL && !result_ok(res) && canceled_by_us(res))
+	{
+		PQclear(res);
+		return NULL;
+	}
+	if (res == NULL || !result_ok(res))
+		mq_fail(conn, res, NULL);
+	return res;
+}
+
 PGresult *
 mq_exec_binary(PGconn *conn, const char *sql, int nparams,
 			   const char *const *values, const int *lengths,
@@ -219,7 +240,13 @@ install_interrupt_handler(PGconn *conn)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = interrupt_handler;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;			/* no SA_RESTART: select() and sleeps return */
+	/*
+	 * SA_RESTART, so that a write to a full pipe (stdout into a pager) is
+	 * not cut short by the signal and taken for an output error: Linux
+	 * never restarts select(), poll() or nanosleep() whatever the flag, so
+	 * the waits still return at once and the loops see "interrupted".
+	 */
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }

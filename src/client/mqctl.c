@@ -260,8 +260,23 @@ main(int argc, char **argv)
 			int			sub_argc = argc - optind;
 			char	  **sub_argv = argv + optind;
 
+			int			rc;
+
 			optind = 0;			/* reinitialize getopt for the command */
-			return commands[i].fn(sub_argc, sub_argv);
+			rc = commands[i].fn(sub_argc, sub_argv);
+
+			/*
+			 * What a command printed with stdio may still sit in its buffer,
+			 * or have failed unnoticed (a full disk, a closed pipe): an
+			 * output error is an error, whatever the command did.
+			 */
+			if ((fflush(stdout) != 0 || ferror(stdout)) && rc == EXIT_OK)
+			{
+				fprintf(stderr, "%s: error: could not write output: %s\n",
+						progname, strerror(errno ? errno : EIO));
+				rc = EXIT_ERROR;
+			}
+			return rc;
 		}
 	}
 	fprintf(stderr, "%s: unknown command \"%s\"\n"

@@ -129,6 +129,8 @@ extern void print_result_error(const PGresult *res, const char *context);
  */
 extern PGresult *mq_exec(PGconn *conn, const char *sql, int nparams,
 						 const char *const *params);
+extern PGresult *mq_exec_interruptible(PGconn *conn, const char *sql, int nparams,
+									   const char *const *params);
 extern PGresult *mq_exec_binary(PGconn *conn, const char *sql, int nparams,
 								const char *const *values, const int *lengths,
 								const int *formats, const Oid *types);

@@ -504,6 +504,93 @@ unlike($out, qr/lost/, 'bench latency: nothing lost');
 	ok(defined $kb && $kb < 20_000, "consume memory is bounded ($kb kB)");
 }
 
+# a line longer than any record the topic takes is counted, not kept
+{
+	my $huge = 'x' x (30 * 1024 * 1024);
+	($rc, $out, $err) = mqctl('produce', 'big', '-v', { in => "short\n$huge" });
+	is($rc, 1, 'an overlong line: exit 1');
+	like($err, qr/line 2: a line of 31457280 bytes, larger than any record max\.message\.bytes \(1048588\) of topic "big" lets through/,
+		'an overlong line: reported with its length');
+	my ($kb) = $err =~ /peak memory (\d+) kB/;
+	ok(defined $kb && $kb < 20_000, "an overlong line is not kept in memory ($kb kB)");
+}
+
+# --batch-bytes bounds keys too, not values alone
+{
+	my $key = 'k' x 100_000;
+	($rc, $out, $err) = mqctl('produce', 'big', '-v', '-K', ':', '--batch-bytes', '1000000',
+		{ in => "$key:v\n" x 50 });
+	is($rc, 0, 'produce 5 MB of keys') or diag($err);
+	my ($calls) = $err =~ / in (\d+) calls/;
+	ok(defined $calls && $calls >= 5, "--batch-bytes counts keys ($calls calls)");
+}
+
+# an output error is an error (exit 1), in every command
+{
+	my $e = '';
+	IPC::Run::run([ $MQCTL, '-d', $connstr, 'topics', 'list' ], '<', \'', '>', '/dev/full', '2>', \$e);
+	is($? >> 8, 1, 'output to a full disk: exit 1');
+	like($e, qr/could not write output/, 'output to a full disk: reported');
+}
+
+# committed = printed, per partition (group mode writes %p %o lines)
+sub committed_is_printed
+{
+	my ($group, $printed) = @_;
+	my %last;
+	my $dups = 0;
+	my %seen;
+	while ($printed =~ /^(\d+) (\d+)$/mg)
+	{
+		$dups++ if $seen{"$1 $2"}++;
+		$last{$1} = $2 if !defined $last{$1} || $2 > $last{$1};
+	}
+	my %committed = map { split /\|/ } split /\n/,
+	  sql(qq{SELECT partition, committed_offset FROM mq.consumer_lag WHERE group_id = '$group'});
+	for my $p (0, 1)
+	{
+		my $want = defined $last{$p} ? $last{$p} + 1 : '';
+		my $got = $committed{$p} // '';
+		# nothing printed of a partition: nothing committed, or its start
+		next if $want eq '' && ($got eq '' || $got eq '0');
+		return "partition $p: printed up to offset " . ($want eq '' ? 'none' : $want - 1)
+		  . ", committed $got" if $got ne $want;
+	}
+	return $dups ? "$dups records printed twice" : '';
+}
+
+# SIGINT while stdout is a full pipe (into a reader that waits): the
+# write goes on, the member commits what it printed and exits 0.  (A write
+# cut short by the signal used to count as an output error.)
+{
+	my ($printed, $perr) = ('', '');
+	my $h = IPC::Run::start([ $MQCTL, '-d', $connstr, 'consume', 'big', '-g', 'blocked', '-o', 'beginning', '-f', '%p %o\n' ],
+		'<', \'', '2>', \$perr, '|', [ 'sh', '-c', 'sleep 2; exec cat' ], '>', \$printed);
+	sleep 1;    # far more than a pipe's worth by now: it is blocked writing
+	kill 'INT', $h->{KIDS}[0]{PID};    # mqctl only, not the reader
+	$h->finish;
+	is($h->full_result(0) >> 8, 0, 'SIGINT while output is blocked: exit 0') or diag($perr);
+	ok(length($printed) > 0, 'SIGINT while output is blocked: it printed');
+	is(committed_is_printed('blocked', $printed), '', 'SIGINT while output is blocked: what it printed is committed');
+}
+
+# SIGINT at various points of large polls (a cancel may cut a poll while
+# its rows arrive; the poll is then rolled back on the server, and none of
+# its rows may be printed)
+for my $delay (0.15, 0.3, 0.45, 0.6, 0.9)
+{
+	my ($pout, $perr) = ('', '');
+	my $g = 'cut' . ($delay * 100);
+	my $h = IPC::Run::start([ $MQCTL, '-d', $connstr, 'consume', 'big', '-g', $g, '-o', 'beginning', '--max-records', '100000',
+			'-X', 'max.poll.records=100000', '-f', '%p %o\n' ],
+		'<', \'', '>', \$pout, '2>', \$perr);
+	sleep $delay;
+	$h->signal('INT');
+	$h->finish;
+	is($h->full_result(0) >> 8, 0, "SIGINT after $delay s: exit 0") or diag($perr);
+	is(committed_is_printed($g, $pout), '', "SIGINT after $delay s: what it printed is committed");
+}
+
 # ---------------------------------------------------------------------------
 # the server goes away
 # ---------------------------------------------------------------------------
