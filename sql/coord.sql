@@ -853,6 +853,24 @@ DROP EXTENSION dblink;
 SELECT mq.node_delete('/w', recursive => true);
 
 -------------------------------------------------------------------------------
+-- The autonomous-transaction worker runs as a superuser: it runs only its
+-- own statements, by name, and only for mqext's own (superuser-owned)
+-- functions, whatever EXECUTE was granted
+-------------------------------------------------------------------------------
+SELECT pg_temp.err($q$SELECT mq._autonomous('SELECT 1', NULL)$q$);
+SELECT pg_temp.err($q$SELECT mq._autonomous(NULL, NULL)$q$);
+SELECT pg_temp.err($q$SELECT mq._autonomous('leave_line', NULL)$q$);
+CREATE ROLE regress_mq_coord_all;
+GRANT USAGE ON SCHEMA mq TO regress_mq_coord_all;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mq TO regress_mq_coord_all;
+SET ROLE regress_mq_coord_all;
+SELECT pg_temp.err($q$SELECT mq._autonomous('sweep_nodes', NULL)$q$);
+RESET ROLE;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM regress_mq_coord_all;
+REVOKE USAGE ON SCHEMA mq FROM regress_mq_coord_all;
+DROP ROLE regress_mq_coord_all;
+
+-------------------------------------------------------------------------------
 -- The session ends: its ephemeral nodes go (exit callback), leased ones stay
 -------------------------------------------------------------------------------
 SELECT mq.node_create('/end');

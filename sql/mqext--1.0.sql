@@ -1910,7 +1910,7 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        PERFORM mq._autonomous('SELECT mq._sweep_nodes()', NULL);
+        PERFORM mq._autonomous('sweep_nodes', NULL);
     EXCEPTION WHEN configuration_limit_exceeded THEN   -- no worker slot free
         PERFORM mq._sweep_nodes();
     END;
@@ -2399,7 +2399,7 @@ COMMENT ON FUNCTION mq.node_wait(text, integer, integer) IS 'wait until the node
 -- sequence number of its node: it grows with every new leader.
 -------------------------------------------------------------------------------
 
-CREATE FUNCTION mq._autonomous(sql text, args text[]) RETURNS text
+CREATE FUNCTION mq._autonomous(statement text, args text[]) RETURNS text
     LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_autonomous';
@@ -2452,7 +2452,7 @@ BEGIN
     IF lease IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mq.lease l WHERE l.lease_id = lease) THEN
         RAISE EXCEPTION 'lease % does not exist', lease USING ERRCODE = 'MQ025';
     END IF;
-    mine := mq._autonomous('SELECT mq._join_line($1, $2, $3, $4, $5, $6)',
+    mine := mq._autonomous('join_line',
                            ARRAY[dir, base, encode(data, 'hex'), pg_backend_pid()::text,
                                  -- ISO 8601 in UTC: read back the same whatever
                                  -- the worker's DateStyle and TimeZone
@@ -2529,7 +2529,7 @@ BEGIN
             END IF;
             IF clock_timestamp() >= deadline THEN
                 IF leave_on_timeout THEN
-                    PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+                    PERFORM mq._autonomous('leave_line', ARRAY[mine]);
                 END IF;
                 RETURN false;
             END IF;
@@ -2546,7 +2546,7 @@ BEGIN
         IF leave_on_timeout THEN
             mine := coalesce(mine, mq._queue_mine(dir, prefix, lease));
             IF mine IS NOT NULL THEN
-                PERFORM mq._autonomous('SELECT mq._leave_line($1)', ARRAY[mine]);
+                PERFORM mq._autonomous('leave_line', ARRAY[mine]);
             END IF;
         END IF;
         RAISE;
@@ -2709,7 +2709,7 @@ BEGIN
                 RETURN true;
             END IF;
             IF clock_timestamp() >= deadline THEN
-                RETURN mq._autonomous('SELECT mq._leave_barrier($1, $2, $3)',
+                RETURN mq._autonomous('leave_barrier',
                                       ARRAY[path, mine, participants::text]) = 'passed';
             END IF;
             PERFORM mq._wait_key('node:' || path, ep,
@@ -2720,7 +2720,7 @@ BEGIN
         -- joined at all: cancelled while joining, the worker is gone by now)
         mine := coalesce(mine, mq._queue_mine(path, 'p-', lease));
         IF mine IS NOT NULL THEN
-            PERFORM mq._autonomous('SELECT mq._leave_barrier($1, $2, $3)',
+            PERFORM mq._autonomous('leave_barrier',
                                    ARRAY[path, mine, participants::text]);
         END IF;
         RAISE;

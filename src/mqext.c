@@ -8,6 +8,8 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "access/xact.h"
+#include "utils/acl.h"
 #include "miscadmin.h"
 #include "commands/dbcommands.h"
 #include "nodes/parsenodes.h"
@@ -38,12 +40,21 @@ mq_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	Oid			release = InvalidOid;
 
-	if (IsA(parsetree, DropdbStmt))
-		MqLauncherReleaseDatabase(get_database_oid(((DropdbStmt *) parsetree)->dbname, true));
+	if (IsA(parsetree, DropdbStmt) && !IsTransactionBlock())
+		release = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
 	else if (IsA(parsetree, RenameStmt) &&
 			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
-		MqLauncherReleaseDatabase(get_database_oid(((RenameStmt *) parsetree)->subname, true));
+		release = get_database_oid(((RenameStmt *) parsetree)->subname, true);
+
+	/*
+	 * Only for who may run the command: releasing stops the database's
+	 * worker for a while, and a role that merely tries to drop a database
+	 * it does not own must not stop its housekeeping.
+	 */
+	if (OidIsValid(release) && pg_database_ownercheck(release, GetUserId()))
+		MqLauncherReleaseDatabase(release);
 
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,

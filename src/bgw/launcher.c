@@ -652,6 +652,13 @@ mq_worker_main(Datum arg)
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * The worker runs as the bootstrap superuser, and a database's owner
+	 * sets its search_path (ALTER DATABASE ... SET): the worker's own
+	 * queries must not resolve a name through it, as autovacuum's do not.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
 	SpinLockAcquire(&LauncherState->mutex);
 	if (LauncherState->nworkers < MQ_LAUNCHER_MAX_DBS)
 	{

@@ -17,7 +17,8 @@
  * segment; so do the result (the first column of the first row, as text)
  * or the error message and SQLSTATE, which are raised again in the caller.
  * The worker connects as the bootstrap superuser: the statements are
- * mqext's own internal functions, which nobody else may execute.
+ * mqext's own internal functions, which nobody else may execute, chosen
+ * by name from a fixed list, and run with a pinned search_path.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +35,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
@@ -186,6 +188,8 @@ mq_autonomous_main(Datum arg)
 		proc_exit(1);
 	job = dsm_segment_address(seg);
 	BackgroundWorkerInitializeConnectionByOid(job->dboid, InvalidOid, 0);
+	/* a superuser: not the database owner's search_path (see launcher.c) */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	for (int i = 0; i < job->nargs; i++)
 	{
@@ -240,22 +244,70 @@ mq_autonomous_main(Datum arg)
 
 PG_FUNCTION_INFO_V1(mq_autonomous);
 
-/* mq._autonomous(sql text, args text[]) -> the first column of the first row */
+/*
+ * The statements an autonomous transaction may run, by name.  The worker
+ * runs as the bootstrap superuser: taking SQL text from the caller would
+ * make mq._autonomous a way to run anything as a superuser for whoever
+ * was granted EXECUTE on it (a GRANT ... ON ALL FUNCTIONS IN SCHEMA mq,
+ * say).
+ */
+static const struct
+{
+	const char *name;
+	int			nargs;
+	const char *sql;
+}			autonomous_statements[] =
+{
+	{"sweep_nodes", 0, "SELECT mq._sweep_nodes()"},
+	{"join_line", 6, "SELECT mq._join_line($1, $2, $3, $4, $5, $6)"},
+	{"leave_line", 1, "SELECT mq._leave_line($1)"},
+	{"leave_barrier", 3, "SELECT mq._leave_barrier($1, $2, $3)"},
+};
+
+/*
+ * mq._autonomous(statement text, args text[]) -> the first column of the
+ * first row of one of the statements above, run with args.
+ */
 Datum
 mq_autonomous(PG_FUNCTION_ARGS)
 {
-	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *sql = NULL;
+	char	   *name;
+	int			want = 0;
 	Datum	   *elems = NULL;
 	bool	   *enulls = NULL;
 	int			n = 0;
 	const char *args[MQ_AUTONOMOUS_MAX_ARGS];
 	char	   *result;
 
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("mq._autonomous is internal to mqext")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("statement must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	for (int i = 0; i < lengthof(autonomous_statements); i++)
+		if (strcmp(name, autonomous_statements[i].name) == 0)
+		{
+			sql = autonomous_statements[i].sql;
+			want = autonomous_statements[i].nargs;
+		}
+	if (sql == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown autonomous statement \"%s\"", name)));
 	if (!PG_ARGISNULL(1))
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &enulls, &n);
-	if (n > MQ_AUTONOMOUS_MAX_ARGS)
-		elog(ERROR, "mq._autonomous: too many arguments");
+	if (n != want)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg_plural("autonomous statement \"%s\" takes %d argument, not %d",
+							   "autonomous statement \"%s\" takes %d arguments, not %d",
+							   want, name, want, n)));
 	for (int i = 0; i < n; i++)
 		args[i] = enulls[i] ? NULL : TextDatumGetCString(elems[i]);
 	result = MqRunAutonomous(sql, n, args);

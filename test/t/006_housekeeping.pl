@@ -254,6 +254,49 @@ like(slurp_file($node->logfile), qr/background worker "mqext launcher" \(PID \d+
 	$s->quit;
 }
 
+# A role that may not drop db2 tries to: db2's worker stays (stopping it
+# for the drop is only for who may run the command)
+{
+	$node->safe_psql('postgres', 'CREATE ROLE regress_not_owner LOGIN');
+	my $pid = worker_pid('db2');
+	my ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE db2',
+		extra_params => [ '-U', 'regress_not_owner' ]);
+	like($err, qr/must be owner of database db2/, 'DROP DATABASE by a role that does not own it fails');
+	ok(stays('postgres', qq{SELECT coalesce(string_agg(pid::text, ','), '') FROM pg_stat_activity
+		 WHERE backend_type = 'mqext worker' AND datname = 'db2'}, $pid, 1.0),
+		"and db2's worker ($pid) stays");
+}
+
+# The worker runs as a superuser: the search_path a database's owner sets
+# must not reach its queries (an operator of the owner's would run as the
+# superuser)
+{
+	$node->safe_psql('db2', q{
+		CREATE TABLE public.hijacked (who text);
+		CREATE FUNCTION public.regress_gt(a int, b int) RETURNS bool LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO public.hijacked VALUES (current_user);
+			RETURN a OPERATOR(pg_catalog.>) b;
+		END $$;
+		CREATE OPERATOR public.> (LEFTARG = int, RIGHTARG = int, FUNCTION = public.regress_gt);
+		ALTER DATABASE db2 SET search_path = public, pg_catalog;
+		SELECT mq.create_topic('search-path', 1);});
+	my $pid = worker_pid('db2');
+	$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+	my $t = poll_until('postgres', qq{SELECT count(*) FROM pg_stat_activity
+		WHERE backend_type = 'mqext worker' AND datname = 'db2' AND pid <> $pid}, '1', 10);
+	ok(within($t, $BOUND), "a new worker for db2, under the database's search_path, in " . took($t));
+	sleep 10 * $INTERVAL;
+	is($node->safe_psql('db2', 'SELECT count(*) FROM public.hijacked'), '0',
+		"the worker's queries do not use the database's search_path");
+	$node->safe_psql('db2', q{
+		ALTER DATABASE db2 RESET search_path;
+		SELECT mq.drop_topic('search-path');
+		DROP OPERATOR public.> (int, int);
+		DROP FUNCTION public.regress_gt(int, int);
+		DROP TABLE public.hijacked;});
+}
+
 # Database with mqext dropped: its worker must not hold DROP DATABASE off,
 # and the launcher forgets its partitions' state
 {
