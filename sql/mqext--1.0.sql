@@ -1090,11 +1090,17 @@ BEGIN
                                     WHERE x.group_id = p_group AND mq._member_expired(x)
                                       FOR UPDATE SKIP LOCKED));
         GET DIAGNOSTICS removed = ROW_COUNT;
-        PERFORM set_config('lock_timeout', saved, true);
         IF removed = 0 AND NOT resized THEN
             RAISE SQLSTATE 'MQ099';         -- nothing to do: let go of the group
         END IF;
+        -- The rebalance moves partitions whose assignment rows another
+        -- member's open transaction may hold (it polled them): bounded by
+        -- the same setting.  A poll (or the worker's round, which sweeps
+        -- every group) must not wait for a transaction that may stay open
+        -- for as long as it likes; the member expired is removed at a later
+        -- sweep, once the rows are free.
         PERFORM mq._rebalance(p_group);
+        PERFORM set_config('lock_timeout', saved, true);
     EXCEPTION WHEN SQLSTATE 'MQ099' OR lock_not_available OR deadlock_detected OR serialization_failure THEN
         RETURN false;
     END;
