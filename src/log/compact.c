@@ -14,7 +14,12 @@
  * 2. A record is removable when a newer record of its key exists in the
  *    cleanable range, or when it is a tombstone (null value) that is the
  *    newest of its key and older than delete.retention.ms.  Records
- *    without a key are kept.  Compaction runs only when the removable share
+ *    without a key are kept.  Only what lies below the partition's LSO
+ *    counts (Kafka's "first uncleanable offset"), read before the
+ *    snapshot as a reader reads it: a record of a transaction still in
+ *    flight, even in an older segment, may be the newest of its key once
+ *    it commits, so nothing above it may decide (a tombstone removed
+ *    above it would bring the key back).  Compaction runs only when the removable share
  *    of the cleanable records reaches min.cleanable.dirty.ratio.
  * 3. Each segment with something to remove is rewritten into a new
  *    relation, batch by batch: a batch keeps its base offset and last
@@ -60,8 +65,10 @@
 #include "codec/record_batch.h"
 #include "log/compact.h"
 #include "log/log_read.h"
+#include "log/recovery.h"
 #include "log/segment.h"
 #include "mqext.h"
+#include "shmem/partition_state.h"
 
 typedef struct KeyRef
 {
@@ -101,6 +108,7 @@ typedef struct Compactor
 	MqTopic    *topic;
 	int			ncleanable;		/* segments 0 .. ncleanable-1 */
 	int64		horizon_ms;		/* tombstones older than this go */
+	int64	   *lso;			/* per partition: what lies at or above stays */
 	HTAB	   *newest;
 	MemoryContext keys_cxt;
 	int64		total;
@@ -195,6 +203,8 @@ map_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 		KeyEntry   *e;
 		bool		found;
 
+		if (rec.offset >= c->lso[partition])
+			continue;			/* not cleanable (yet) */
 		c->total++;
 		if (rec.key_len < 0)
 			continue;
@@ -221,7 +231,7 @@ removable(Compactor *c, int32 partition, const MqDecodedRecord *rec)
 	KeyRef		k;
 	KeyEntry   *e;
 
-	if (rec->key_len < 0)
+	if (rec->key_len < 0 || rec->offset >= c->lso[partition])
 		return false;
 	k.partition = partition;
 	k.len = rec->key_len;
@@ -460,6 +470,10 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 	ctl.hcxt = c.keys_cxt;
 	c.newest = hash_create("mqext compact map", 1024, &ctl,
 						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	/* the LSOs first, then the snapshot: it sees every batch below them */
+	c.lso = palloc(sizeof(int64) * c.topic->partitions);
+	for (int p = 0; p < c.topic->partitions; p++)
+		c.lso[p] = MqPartitionLastStable(MqTopicPartitionSlot(c.topic, p));
 	c.snapshot = RegisterSnapshot(GetLatestSnapshot());
 	PushActiveSnapshot(c.snapshot);
 
