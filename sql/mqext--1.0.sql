@@ -2807,11 +2807,13 @@ $$;
  *
  * Retention drops the oldest inactive segments, in order, while any of:
  * its newest record is older than retention.ms; some partition of the
- * topic is larger than retention.bytes (a segment holds every partition of
- * its topic, so accounting is per partition but dropping is per segment: a
- * partition may keep less than retention.bytes when a sibling is larger);
- * every batch in it lies below its partition's log start (moved by
- * mq.delete_records); it is empty.  -1 disables each limit.
+ * topic would still hold at least retention.bytes without it (Kafka's rule;
+ * a segment holds every partition of its topic, so accounting is per
+ * partition but dropping is per segment: a partition may keep less than
+ * retention.bytes when a sibling is larger); every batch in it lies below
+ * its partition's log start (moved by mq.delete_records); it is empty.
+ * -1 disables each limit.  The last two apply to compacted topics too
+ * (cleanup.policy compact alone), the limits only with delete.
  */
 CREATE FUNCTION mq._housekeeping_topic(after integer) RETURNS integer
     LANGUAGE plpgsql
@@ -2827,7 +2829,7 @@ DECLARE
     newest timestamptz;
     below boolean;
     nbatches bigint;
-    biggest bigint;
+    over boolean;
     retention_ms bigint;
     retention_bytes bigint;
 BEGIN
@@ -2881,13 +2883,11 @@ BEGIN
             END IF;
         END IF;
 
-        IF coalesce(current_setting('mqext.enable_compaction', true), 'on') <> 'off'
-           AND cfg->>'cleanup.policy' IN ('compact', 'compact,delete') THEN
-            PERFORM mq._compact(t.topic_id, t.name, cfg, active.segment_id);
-        END IF;
-
-        IF coalesce(current_setting('mqext.enable_retention', true), 'on') <> 'off'
-           AND cfg->>'cleanup.policy' IN ('delete', 'compact,delete') THEN
+        -- Retention before compaction: a compaction that fails must not
+        -- hold off retention (a full disk is when retention is needed
+        -- most), and compaction's exclusive locks on the segments it
+        -- rewrote are best held to the end of the step for the shortest time.
+        IF coalesce(current_setting('mqext.enable_retention', true), 'on') <> 'off' THEN
             FOR seg IN SELECT s.segment_id FROM mq.segment s
                         WHERE s.topic_id = t.topic_id AND s.segment_id < active.segment_id
                         ORDER BY s.segment_id LOOP
@@ -2900,18 +2900,32 @@ BEGIN
                     -- dropped since we listed it (another drop, a drop_topic)
                     CONTINUE;
                 END;
-                IF newest IS NOT NULL AND NOT below
-                   AND (retention_ms < 0 OR newest >= clock_timestamp() - make_interval(secs => retention_ms / 1000.0)) THEN
-                    IF retention_bytes < 0 THEN
-                        EXIT;
+                IF newest IS NOT NULL AND NOT below THEN
+                    -- records above the log start: only the delete policy's
+                    -- limits drop them (a compacted topic keeps its keys)
+                    EXIT WHEN cfg->>'cleanup.policy' NOT IN ('delete', 'compact,delete');
+                    IF retention_ms < 0 OR newest >= clock_timestamp() - make_interval(secs => retention_ms / 1000.0) THEN
+                        IF retention_bytes < 0 THEN
+                            EXIT;
+                        END IF;
+                        -- Kafka's rule: only while some partition keeps at
+                        -- least retention.bytes without the segment
+                        EXECUTE format('SELECT coalesce(bool_or(a.sz - coalesce(x.sz, 0) >= %s), false)
+                                          FROM (SELECT l.partition, sum(octet_length(l.batch)) AS sz
+                                                  FROM mq_data.%I l GROUP BY l.partition) a
+                                          LEFT JOIN (SELECT l.partition, sum(octet_length(l.batch)) AS sz
+                                                       FROM %s l GROUP BY l.partition) x USING (partition)',
+                                       retention_bytes, 'topic_' || t.topic_id, rel) INTO over;
+                        EXIT WHEN NOT over;
                     END IF;
-                    EXECUTE format('SELECT max(x.sz) FROM (SELECT sum(octet_length(l.batch)) AS sz
-                                                              FROM mq_data.%I l GROUP BY l.partition) x',
-                                   'topic_' || t.topic_id) INTO biggest;
-                    EXIT WHEN coalesce(biggest, 0) <= retention_bytes;
                 END IF;
                 EXIT WHEN NOT mq._drop_segment(t.topic_id, seg.segment_id, nbatches);
             END LOOP;
+        END IF;
+
+        IF coalesce(current_setting('mqext.enable_compaction', true), 'on') <> 'off'
+           AND cfg->>'cleanup.policy' IN ('compact', 'compact,delete') THEN
+            PERFORM mq._compact(t.topic_id, t.name, cfg, active.segment_id);
         END IF;
     EXCEPTION WHEN undefined_table OR undefined_object THEN
         IF EXISTS (SELECT 1 FROM mq.topic x WHERE x.topic_id = t.topic_id) THEN
@@ -2966,8 +2980,22 @@ BEGIN
                      - (cfg->>'delete.retention.ms')::bigint),
                     (cfg->>'min.cleanable.dirty.ratio')::double precision);
         PERFORM set_config('lock_timeout', '0', true);
-    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-        PERFORM set_config('lock_timeout', '0', true);
+    EXCEPTION
+        WHEN lock_not_available OR deadlock_detected THEN
+            PERFORM set_config('lock_timeout', '0', true);
+        WHEN OTHERS THEN
+            -- A compaction that fails (a full disk while it copies, a batch
+            -- it cannot decode, memory) is undone and reported; the round
+            -- goes on with retention already done and the other topics.
+            PERFORM set_config('lock_timeout', '0', true);
+            DECLARE
+                state text;
+                msg text;
+            BEGIN
+                GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+                RAISE WARNING 'mqext: compaction of topic "%" failed: %', p_topic, msg
+                    USING DETAIL = format('SQLSTATE %s.  It is retried at the next round.', state);
+            END;
     END;
 END
 $$;

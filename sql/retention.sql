@@ -127,8 +127,9 @@ SELECT mq.earliest_offset('ret.size', 0), mq.earliest_offset('ret.size', 1);
 -- new records go on from the high watermark
 SELECT partition, "offset" FROM mq.produce('ret.size', 'b3', partition => 1);
 SELECT "offset", value FROM mq.fetch_text('ret.size', 1, 0);
--- a bigger partition 1 now: with one byte of retention, every inactive
--- segment goes; the active one always stays
+-- one byte of retention: inactive segments go while some partition keeps
+-- at least one byte without them (Kafka's rule), so the segment holding
+-- partition 1's only batch stays (and the active one always does)
 SELECT pg_temp.hk('ret.size');
 SELECT mq.alter_topic('ret.size', '{"retention.bytes": 1}');
 SELECT pg_temp.hk('ret.size');
@@ -294,6 +295,41 @@ SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 're
 SELECT pg_temp.err($$SELECT mq.produce('ret.grp', 'in the roll')$$);
 ROLLBACK;
 SELECT "offset" FROM mq.produce('ret.grp', 'after the roll rolled back');
+
+-------------------------------------------------------------------------------
+-- compact,delete: retention runs before compaction, and a compaction that
+-- fails is reported and undone without undoing retention
+-------------------------------------------------------------------------------
+SELECT mq.create_topic('ret.cd', 1, '{"cleanup.policy": "compact,delete", "retention.ms": 3600000,
+                                      "min.compaction.lag.ms": 0}');
+SELECT "offset" FROM mq.produce('ret.cd', 'old', 'k', ts => now() - interval '2 hours');
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'ret.cd';
+-- a recent segment with a damaged batch, committed as such (the worker
+-- compacts this topic too)
+BEGIN;
+SELECT "offset" FROM mq.produce('ret.cd', 'new', 'k');
+SELECT "offset" FROM mq.produce('ret.cd', 'newer', 'k');
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'ret.cd';
+UPDATE mq_data.log l SET batch = overlay(l.batch PLACING '\xffffffffffffffffffffffffffff'::bytea FROM 62)
+  FROM mq.topic t WHERE t.topic_id = l.topic_id AND t.name = 'ret.cd' AND l.base_offset = 1;
+COMMIT;
+SELECT pg_temp.hk('ret.cd');
+-- the old segment went; the damaged one stays as it was
+SELECT * FROM pg_temp.segs('ret.cd');
+
+-- cleanup.policy compact alone: no retention limits, but a segment wholly
+-- below the log start (mq.delete_records) goes
+SELECT mq.create_topic('ret.c', 1, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000}');
+SELECT count(*) FROM mq.produce_batch('ret.c', ARRAY['a1', 'b1'], keys => ARRAY['a', 'b']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'ret.c';
+SELECT "offset" FROM mq.produce('ret.c', 'a2', 'a');
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'ret.c';
+SELECT pg_temp.hk('ret.c');
+SELECT * FROM pg_temp.segs('ret.c');
+SELECT mq.delete_records('ret.c', 0, 2);
+SELECT pg_temp.hk('ret.c');
+SELECT * FROM pg_temp.segs('ret.c');
+SELECT mq.drop_topic(t) FROM unnest(ARRAY['ret.cd', 'ret.c']) t;
 
 SELECT mq.unsubscribe(g, 'c2') FROM unnest(ARRAY['ret.g.earliest', 'ret.g.latest', 'ret.g.none']) g;
 SELECT mq.delete_group(g) FROM unnest(ARRAY['ret.g.earliest', 'ret.g.latest', 'ret.g.none']) g;
