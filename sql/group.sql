@@ -396,6 +396,22 @@ SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 s' AS returned_at_on
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) FROM mq.poll('late', timeout_ms => 300, member_id => 'm');
 SELECT clock_timestamp() - :'t0'::timestamptz >= interval '290 ms' AS waited;
+-- in a transaction that already locked its partitions' rows (a poll that
+-- read, a seek, a commit), a poll does not sleep: a rebalance would wait
+-- for the sleep
+SELECT "offset" FROM mq.produce('g.late', 'r');
+BEGIN;
+SELECT count(*) FROM mq.poll('late', member_id => 'm');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM mq.poll('late', timeout_ms => 3000, member_id => 'm');
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 s' AS returned_at_once;
+COMMIT;
+BEGIN;
+SELECT mq.seek('late', 'g.late', 0, 1::bigint, 'm');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM mq.poll('late', timeout_ms => 3000, member_id => 'm');
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 s' AS returned_at_once;
+COMMIT;
 SELECT mq.unsubscribe('late', 'm');
 SELECT mq.drop_topic('g.late');
 

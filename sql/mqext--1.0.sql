@@ -675,6 +675,7 @@ CREATE TABLE mq.group_member (
     config         jsonb NOT NULL,  -- effective consumer config
     joined_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     last_poll      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    seen_generation integer,        -- newest assignment its polls read; NULL: none yet
     PRIMARY KEY (group_id, member_id)
 );
 COMMENT ON TABLE mq.group_member IS 'mqext catalog: members of consumer groups';
@@ -732,6 +733,16 @@ CREATE FUNCTION mq._note_key_change(key text) RETURNS void
     LANGUAGE c STRICT VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_note_key_change';
+
+-- this transaction locked assignment rows: its later polls do not sleep
+CREATE FUNCTION mq._note_assignment_locked() RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_note_assignment_locked';
+CREATE FUNCTION mq._assignment_locked() RETURNS boolean
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_assignment_locked';
 
 CREATE FUNCTION mq.watch_channel(topic text) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
@@ -1253,7 +1264,9 @@ BEGIN
             CASE WHEN subscribe.member_id IS NULL THEN mq._session_start() END,
             ARRAY(SELECT DISTINCT x FROM unnest(subscribe.topics) x ORDER BY 1), cfg)
     ON CONFLICT (group_id, member_id) DO UPDATE
-       SET topics = EXCLUDED.topics, config = EXCLUDED.config, last_poll = clock_timestamp();
+       SET topics = EXCLUDED.topics, config = EXCLUDED.config, last_poll = clock_timestamp(),
+           seen_generation = CASE WHEN subscribe.member_id IS NOT NULL THEN NULL
+                                  ELSE m.seen_generation END;
     -- a member id subscribing again is a new incarnation of its client (the
     -- old one may have crashed after a poll): it starts from the committed
     -- offsets, as a restarted Kafka consumer does, not from the positions
@@ -1441,7 +1454,10 @@ BEGIN
             END IF;
         END LOOP;
 
-        EXIT WHEN cardinality(got) > 0 OR wrote OR clock_timestamp() >= deadline;
+        -- (a lock taken by an earlier statement of this transaction, which
+        -- holds until it ends, is one too)
+        EXIT WHEN cardinality(got) > 0 OR wrote OR mq._assignment_locked()
+                  OR clock_timestamp() >= deadline;
         -- nothing, and no lock taken: sleep until a producer commits to one
         -- of our partitions, the group is rebalanced, or the time is up
         PERFORM mq._wait_for_records(m.group_id, epoch, w_topics, w_parts, w_pos,
@@ -1453,24 +1469,30 @@ BEGIN
     -- cannot hand them over before this transaction ends; the committed
     -- offsets move in this transaction, so a rollback undoes both.
     IF (m.config->>'enable.auto.commit')::boolean AND cardinality(c_tid) > 0 THEN
-        PERFORM 1 FROM mq.group_assignment ga
-          JOIN unnest(c_tid, c_part) c(t, p) ON c.t = ga.topic_id AND c.p = ga.partition
-         WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
-           FOR KEY SHARE OF ga SKIP LOCKED;
+        -- only the rows this statement locked: one locked by a rebalance
+        -- (which deleted it, uncommitted) is being handed over, and its new
+        -- owner reads the committed offset
         INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
         SELECT m.group_id, c.t, c.p, c.pos
-          FROM unnest(c_tid, c_part, c_pos, c_gen) c(t, p, pos, gen)
-          JOIN mq.group_assignment ga
-            ON ga.group_id = m.group_id AND ga.topic_id = c.t AND ga.partition = c.p
-           AND ga.member_id = m.member_id
+          FROM mq.group_assignment ga
+          JOIN unnest(c_tid, c_part, c_pos, c_gen) c(t, p, pos, gen)
+            ON c.t = ga.topic_id AND c.p = ga.partition
            -- still the assignment we read the position from: a partition
            -- that went away and came back meanwhile has a newer one
            AND ga.generation = c.gen
+         WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
+           FOR KEY SHARE OF ga SKIP LOCKED
         ON CONFLICT (group_id, topic_id, partition) DO UPDATE
            SET committed_offset = EXCLUDED.committed_offset, committed_at = now()
          WHERE o.committed_offset IS DISTINCT FROM EXCLUDED.committed_offset;
+        PERFORM mq._note_assignment_locked();
     END IF;
-    UPDATE mq.group_member gm SET last_poll = clock_timestamp()
+    IF wrote THEN
+        PERFORM mq._note_assignment_locked();
+    END IF;
+    UPDATE mq.group_member gm
+       SET last_poll = clock_timestamp(),
+           seen_generation = greatest(gm.seen_generation, (SELECT max(g) FROM unnest(c_gen) g))
      WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
 
     RETURN QUERY SELECT g.* FROM unnest(got) g;
@@ -1514,6 +1536,7 @@ BEGIN
                   DETAIL = 'The group was rebalanced and the partition now belongs to another member, or never belonged to this one.',
                   HINT = 'Poll again to get the current assignment; records not committed will be delivered again.';
     END IF;
+    PERFORM mq._note_assignment_locked();
     RETURN tid;
 END
 $$;
@@ -1538,6 +1561,7 @@ BEGIN
     ON CONFLICT (group_id, topic_id, partition) DO UPDATE
        SET committed_offset = EXCLUDED.committed_offset, committed_at = now()
      WHERE o.committed_offset IS DISTINCT FROM EXCLUDED.committed_offset;
+    PERFORM mq._note_assignment_locked();
 END
 $$;
 COMMENT ON FUNCTION mq.commit(text, text) IS 'commit the member''s positions of the partitions it owns';
@@ -1556,6 +1580,22 @@ BEGIN
         RAISE EXCEPTION 'offset must not be negative' USING ERRCODE = '22023';
     END IF;
     tid := mq._owned(m, commit.topic, commit.partition, false);
+    -- Owned now, but assigned by a rebalance this member's polls have not
+    -- seen yet, and not read since: what it read of the partition came from
+    -- an earlier assignment, and another member may have processed and
+    -- committed it since (Kafka refuses a commit from a member that has not
+    -- rejoined: ILLEGAL_GENERATION).  A member that never polled may commit
+    -- (to set where it starts, with auto.offset.reset none).
+    IF EXISTS (SELECT 1 FROM mq.group_assignment ga
+                WHERE ga.group_id = m.group_id AND ga.topic_id = tid
+                  AND ga.partition = commit.partition AND ga.position IS NULL
+                  AND ga.generation > m.seen_generation) THEN
+        RAISE EXCEPTION 'commit failed: member "%" of group "%" has not polled topic "%" partition % since it was assigned',
+                        m.member_id, m.group_id, commit.topic, commit.partition
+            USING ERRCODE = 'MQ010',
+                  DETAIL = 'The partition was assigned anew by a rebalance: records read before it belong to an earlier assignment, which another member may have processed since.',
+                  HINT = 'Poll, then process and commit what that poll returns.';
+    END IF;
     INSERT INTO mq.group_offset AS o (group_id, topic_id, partition, committed_offset)
     VALUES (m.group_id, tid, commit.partition, commit."offset")
     ON CONFLICT (group_id, topic_id, partition) DO UPDATE

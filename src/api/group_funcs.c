@@ -30,6 +30,23 @@ PG_FUNCTION_INFO_V1(mq_note_key_change);
 PG_FUNCTION_INFO_V1(mq_note_topic_change);
 PG_FUNCTION_INFO_V1(mq_key_epoch);
 PG_FUNCTION_INFO_V1(mq_wait_key);
+PG_FUNCTION_INFO_V1(mq_note_assignment_locked);
+PG_FUNCTION_INFO_V1(mq_assignment_locked);
+
+/* mq._note_assignment_locked(): see MqNoteAssignmentLocked */
+Datum
+mq_note_assignment_locked(PG_FUNCTION_ARGS)
+{
+	MqNoteAssignmentLocked();
+	PG_RETURN_VOID();
+}
+
+/* mq._assignment_locked() -> has this transaction locked assignment rows? */
+Datum
+mq_assignment_locked(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(MqAssignmentLocked());
+}
 
 /*
  * Keys: a group id, or "node:<path>" for the coordination tree.  A waiter

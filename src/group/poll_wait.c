@@ -19,12 +19,33 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "storage/proc.h"
 #include "utils/timestamp.h"
 
 #include "broker/fetch.h"
 #include "catalog/metadata_cache.h"
 #include "group/poll_wait.h"
 #include "shmem/waiters.h"
+
+/*
+ * The transaction that locked assignment rows (a poll that moved or set
+ * positions, an auto-commit, a seek or a commit): until it ends, its
+ * member's partitions cannot be handed over, so a later blocking poll in it
+ * must not sleep (a rebalance would wait for the sleep).
+ */
+static LocalTransactionId assignment_locked_lxid = InvalidLocalTransactionId;
+
+void
+MqNoteAssignmentLocked(void)
+{
+	assignment_locked_lxid = MyProc->lxid;
+}
+
+bool
+MqAssignmentLocked(void)
+{
+	return assignment_locked_lxid == MyProc->lxid;
+}
 
 uint32
 MqGroupHash(const char *group_id)
