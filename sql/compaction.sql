@@ -56,5 +56,20 @@ SELECT count(*) FROM mq.fetch('clean', 0, 0);
 SELECT mq._compact_topic('clean', 1, 0, 0.2) > 0 AS saved_at_fifth;
 SELECT "offset", convert_from(value, 'UTF8') FROM mq.fetch('clean', 0, 0);
 
+-- one segment per call: the swap's locks last until the transaction ends,
+-- so the next dirty segment waits for the next call (the worker's next round)
+SELECT mq.create_topic('two', 1, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000}');
+SELECT count(*) FROM mq.produce_batch('two', ARRAY['a1', 'a2'], keys => ARRAY['a', 'a']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'two';
+SELECT count(*) FROM mq.produce_batch('two', ARRAY['b1', 'b2'], keys => ARRAY['b', 'b']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'two';
+SELECT string_agg(convert_from(value, 'UTF8'), ' ' ORDER BY "offset") FROM mq.fetch('two', 0, 0);
+SELECT pg_temp.compact('two') AS compacted;
+SELECT string_agg(convert_from(value, 'UTF8'), ' ' ORDER BY "offset") FROM mq.fetch('two', 0, 0);
+SELECT pg_temp.compact('two') AS compacted;
+SELECT string_agg(convert_from(value, 'UTF8'), ' ' ORDER BY "offset") FROM mq.fetch('two', 0, 0);
+SELECT pg_temp.compact('two') AS compacted;
+
 SELECT mq.drop_topic('kv');
 SELECT mq.drop_topic('clean');
+SELECT mq.drop_topic('two');

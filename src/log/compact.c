@@ -21,8 +21,9 @@
  *    it commits, so nothing above it may decide (a tombstone removed
  *    above it would bring the key back).  Compaction runs only when the removable share
  *    of the cleanable records reaches min.cleanable.dirty.ratio.
- * 3. Each segment with something to remove is rewritten into a new
- *    relation, batch by batch: a batch keeps its base offset and last
+ * 3. The oldest segment with something to remove is rewritten into a new
+ *    relation (one per call, so that the swap's locks are held briefly:
+ *    the next waits for the next call), batch by batch: a batch keeps its base offset and last
  *    offset delta, and its kept records their offsets; a batch with
  *    nothing left stays as an empty batch, so that the last offset of every
  *    partition, which restarts the offset counter after a crash, survives.
@@ -500,6 +501,16 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 					(errmsg("mqext: compacted segment " INT64_FORMAT " of topic \"%s\": " INT64_FORMAT " records removed, " INT64_FORMAT " bytes of batches saved",
 							c.topic->segment_ids[seg], c.topic->name,
 							c.seg_removable[seg], w.bytes_before - w.bytes_after)));
+
+			/*
+			 * One segment per call: the swap's exclusive locks on the old and
+			 * new relation (and the topic's log) last until the transaction
+			 * ends, and every reader of the topic opens its segments oldest
+			 * first.  Rewriting the next one under them would hold all the
+			 * topic's readers for as long; the worker's next round (a new
+			 * transaction) takes the next segment.
+			 */
+			break;
 		}
 		SPI_finish();
 	}
