@@ -74,6 +74,7 @@ CREATE TABLE mq.producer (
     producer_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     transactional_id  text UNIQUE,
     epoch             integer NOT NULL DEFAULT 0,
+    owner             oid NOT NULL,     -- the role that got it (init_producer)
     created_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE mq.producer IS 'mqext catalog: idempotent producer ids and epochs';
@@ -442,27 +443,16 @@ CREATE FUNCTION mq.partition_for(key bytea, partitions integer) RETURNS integer
     AS 'MODULE_PATHNAME', 'mq_partition_for';
 COMMENT ON FUNCTION mq.partition_for(bytea, integer) IS 'the partition Kafka''s Java client chooses for a key: toPositive(murmur2(key)) % partitions';
 
--- SECURITY DEFINER: producers get their ids and epochs from the producer
--- catalog only through this function, which they may not write directly
--- (an epoch written by hand would unfence a zombie producer).
+-- In C (src/broker/idempotence.c), which reads and writes the producer
+-- catalog as mqext's own: producers may not write it directly (an epoch
+-- written by hand would unfence a zombie producer), and the id it returns
+-- belongs to the calling role, which only C sees (a SECURITY DEFINER
+-- function runs as its owner).
 CREATE FUNCTION mq.init_producer(transactional_id text DEFAULT NULL)
     RETURNS TABLE (producer_id bigint, epoch integer)
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE c CALLED ON NULL INPUT VOLATILE
     SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-BEGIN
-    IF init_producer.transactional_id IS NULL THEN
-        RETURN QUERY INSERT INTO mq.producer (transactional_id) VALUES (NULL)
-            RETURNING mq.producer.producer_id, mq.producer.epoch;
-        RETURN;
-    END IF;
-    RETURN QUERY
-        INSERT INTO mq.producer AS p (transactional_id) VALUES (init_producer.transactional_id)
-        ON CONFLICT (transactional_id) DO UPDATE SET epoch = p.epoch + 1
-        RETURNING p.producer_id, p.epoch;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'mq_init_producer';
 COMMENT ON FUNCTION mq.init_producer(text) IS 'get an idempotent producer id; again with the same transactional_id bumps the epoch and fences the older one';
 
 CREATE FUNCTION mq.produce(topic text, value bytea, key bytea DEFAULT NULL,

@@ -83,6 +83,25 @@ SELECT pg_temp.err($q$UPDATE mq.producer SET epoch = 0$q$);
 SELECT pg_temp.err($q$SELECT * FROM mq.fetch('secret', 0, 0)$q$);
 SELECT pg_temp.err($q$SELECT count(*) FROM mq_data.log$q$);
 RESET ROLE;
+-- a producer id, and a transactional id, belong to the role that got them:
+-- another producer role can neither produce with the id (its batch would
+-- pass for a retry of the owner's next one) nor fence it
+CREATE ROLE regress_mq_producer2;
+GRANT EXECUTE ON FUNCTION mq.produce(text, text, text, jsonb, integer, timestamptz, bigint, integer, integer),
+                          mq.init_producer(text)
+   TO regress_mq_producer2;
+SET ROLE regress_mq_producer2;
+SELECT regexp_replace(pg_temp.err(format($q$SELECT mq.produce('secret', 'hijack'::text, producer_id => %s, epoch => %s, sequence => 1)$q$,
+                                         :pid, :epoch + 1)), 'id \d+', 'id N');
+SELECT pg_temp.err($q$SELECT * FROM mq.init_producer('regress-app')$q$);
+SELECT epoch FROM mq.init_producer('regress-app-2');
+RESET ROLE;
+-- a member of the owning role may use it
+GRANT regress_mq_producer TO regress_mq_producer2;
+SET ROLE regress_mq_producer2;
+SELECT "offset" > 0 AS produced FROM mq.produce('secret', 'member'::text, producer_id => :pid, epoch => :epoch + 1, sequence => 0);
+RESET ROLE;
+REVOKE regress_mq_producer FROM regress_mq_producer2;
 SET ROLE regress_mq_consumer;
 SELECT "offset", value FROM mq.fetch_text('secret', 0, 0);
 SELECT mq.latest_offset('secret', 0);
@@ -101,5 +120,5 @@ SELECT "offset", value FROM mq.fetch_text('secret', 0, 2);
 \c - :su
 
 SELECT mq.drop_topic('secret');
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM regress_mq_producer, regress_mq_consumer;
-DROP ROLE regress_mq_nobody, regress_mq_producer, regress_mq_consumer;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM regress_mq_producer, regress_mq_consumer, regress_mq_producer2;
+DROP ROLE regress_mq_nobody, regress_mq_producer, regress_mq_consumer, regress_mq_producer2;

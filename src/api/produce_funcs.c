@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -20,6 +21,7 @@
 #include "utils/tuplestore.h"
 
 #include "broker/headers.h"
+#include "broker/idempotence.h"
 #include "broker/produce.h"
 #include "broker/produce_encoded.h"
 #include "codec/murmur2.h"
@@ -32,6 +34,30 @@ PG_FUNCTION_INFO_V1(mq_produce_batch);
 PG_FUNCTION_INFO_V1(mq_produce_batch_text);
 PG_FUNCTION_INFO_V1(mq_produce_encoded);
 PG_FUNCTION_INFO_V1(mq_partition_for);
+PG_FUNCTION_INFO_V1(mq_init_producer);
+
+/* mq.init_producer(transactional_id text DEFAULT NULL) -> (producer_id, epoch) */
+Datum
+mq_init_producer(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		producer_id;
+	int32		epoch;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s in a read-only transaction", "mq.init_producer()")));
+	MqInitProducer(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+				   &producer_id, &epoch);
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = Int64GetDatum(producer_id);
+	values[1] = Int32GetDatum(epoch);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
 
 typedef enum PayloadKind
 {

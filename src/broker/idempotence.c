@@ -16,12 +16,21 @@
  * transaction aborts, neither survives and a retry appends again; if it
  * committed but the client never heard of it, the retry finds the batch.
  *
+ * A producer id belongs to the role that got it (and the roles that are
+ * members of it): a producer id is a small number, and whoever may
+ * produce could otherwise send a batch with another producer's next
+ * sequence, which would make that producer's own batch look like a retry
+ * and be dropped while it is told it was written; or fence another
+ * application by calling init_producer with its transactional id.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -40,6 +49,10 @@
 	" ELSE '{}' END)"
 
 static SPIPlanPtr producer_plan = NULL;
+static SPIPlanPtr init_find_plan = NULL;
+static SPIPlanPtr init_insert_plan = NULL;
+static SPIPlanPtr init_bump_plan = NULL;
+static SPIPlanPtr init_drop_plan = NULL;
 static SPIPlanPtr state_plan = NULL;
 static SPIPlanPtr state_insert_plan = NULL;
 static SPIPlanPtr state_update_plan = NULL;
@@ -99,7 +112,7 @@ MqIdempotenceCheck(const MqProducerArgs *p, int32 topic_id, int32 partition,
 	/* FOR SHARE: a concurrent init_producer bumping the epoch waits for us */
 	args[0] = Int64GetDatum(p->producer_id);
 	ret = SPI_execute_plan(prepare(&producer_plan,
-								   "SELECT epoch FROM mq.producer"
+								   "SELECT epoch, owner FROM mq.producer"
 								   " WHERE producer_id OPERATOR(pg_catalog.=) $1 FOR SHARE",
 								   1, types),
 						   args, NULL, false, 1);
@@ -110,6 +123,13 @@ MqIdempotenceCheck(const MqProducerArgs *p, int32 topic_id, int32 partition,
 				(errcode(ERRCODE_MQ_UNKNOWN_PRODUCER),
 				 errmsg("producer id " INT64_FORMAT " does not exist", p->producer_id),
 				 errhint("Get a producer id from mq.init_producer().")));
+	if (!has_privs_of_role(save.userid,
+						   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 2, &isnull))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("producer id " INT64_FORMAT " belongs to another role", p->producer_id),
+				 errhint("Get a producer id of your own from mq.init_producer().")));
 	current_epoch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));
 	if (p->epoch < current_epoch)
@@ -258,6 +278,102 @@ MqIdempotenceRecord(const MqProducerArgs *p, int32 topic_id, int32 partition,
 						   args, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "could not record producer state");
+	SPI_finish();
+	MqCatalogAccessEnd(&save);
+}
+
+/*
+ * mq.init_producer: a new producer id (epoch 0) owned by the calling role;
+ * with a transactional id, the same id with its epoch bumped, which fences
+ * the instances that hold an older one.  The epoch is stored in batches as
+ * a 16-bit number: once it is used up, the transactional id gets a new
+ * producer id at epoch 0 (as in Kafka), and the old id's state goes.
+ */
+void
+MqInitProducer(const char *transactional_id, int64 *producer_id, int32 *epoch)
+{
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	MqCatalogAccess save;
+	bool		isnull;
+	int			ret;
+
+	MqCatalogAccessBegin(&save);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = transactional_id ? CStringGetTextDatum(transactional_id) : (Datum) 0;
+	nulls[0] = transactional_id ? ' ' : 'n';
+	args[1] = ObjectIdGetDatum(save.userid);
+
+	for (;;)
+	{
+		if (transactional_id != NULL)
+		{
+			int64		id;
+			int32		cur;
+
+			ret = SPI_execute_plan(prepare(&init_find_plan,
+										   "SELECT producer_id, epoch, owner FROM mq.producer"
+										   " WHERE transactional_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+										   1, types),
+								   args, nulls, false, 1);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+			if (SPI_processed == 1)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[0];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+				Datum		idarg;
+
+				id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+				cur = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+				if (!has_privs_of_role(save.userid, DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull))))
+					ereport(ERROR,
+							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							 errmsg("transactional id \"%s\" belongs to another role", transactional_id),
+							 errdetail("Its producer was initialized by a role this one is not a member of; initializing it again would fence that producer.")));
+				idarg = Int64GetDatum(id);
+				if (cur < PG_INT16_MAX)
+				{
+					Oid			t = INT8OID;
+
+					ret = SPI_execute_plan(prepare(&init_bump_plan,
+												   "UPDATE mq.producer SET epoch = epoch OPERATOR(pg_catalog.+) 1"
+												   " WHERE producer_id OPERATOR(pg_catalog.=) $1 RETURNING producer_id, epoch",
+												   1, &t),
+										   &idarg, NULL, false, 1);
+					if (ret != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+						elog(ERROR, "could not bump the epoch of producer " INT64_FORMAT, id);
+					break;
+				}
+				else
+				{
+					Oid			t = INT8OID;
+
+					/* epochs used up: this id goes, a new one comes below */
+					ret = SPI_execute_plan(prepare(&init_drop_plan,
+												   "DELETE FROM mq.producer WHERE producer_id OPERATOR(pg_catalog.=) $1",
+												   1, &t),
+										   &idarg, NULL, false, 0);
+					if (ret != SPI_OK_DELETE)
+						elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+				}
+			}
+		}
+		ret = SPI_execute_plan(prepare(&init_insert_plan,
+									   "INSERT INTO mq.producer (transactional_id, owner) VALUES ($1, $2)"
+									   " ON CONFLICT (transactional_id) DO NOTHING RETURNING producer_id, epoch",
+									   2, types),
+							   args, nulls, false, 0);
+		if (ret != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+		if (SPI_processed == 1)
+			break;
+		/* another session created it meanwhile: bump that one */
+	}
+	*producer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*epoch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();
 	MqCatalogAccessEnd(&save);
 }

@@ -24,4 +24,7 @@ extern void MqIdempotenceRecord(const MqProducerArgs *p, int32 topic_id,
 								int32 partition, int32 count,
 								int64 base_offset, TimestampTz first_ts);
 
+extern void MqInitProducer(const char *transactional_id, int64 *producer_id,
+						   int32 *epoch);
+
 #endif							/* MQ_IDEMPOTENCE_H */
