@@ -27,9 +27,17 @@ SELECT pg_temp.batch_bytes('kv') AS bytes_before \gset
 
 SELECT pg_temp.compact('kv') AS compacted;
 -- partition 0: the newest value of each key of the cleaned segment, at its
--- original offset, in offset order; a tombstone older than the horizon
--- (delete.retention.ms) goes with its key (c), a younger one stays (d);
--- the active segment (a5) is not touched
+-- original offset, in offset order; the active segment (a5) is not
+-- touched.  The tombstones (c, d) stay: their segment was rolled less than
+-- delete.retention.ms ago, whatever their own timestamps say (c's is an
+-- hour old)
+SELECT "offset", convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+  FROM mq.fetch('kv', 0, 0);
+-- once the segment has been inactive for longer (its roll an hour back),
+-- they go with their keys, the one stamped an hour ahead (d) too
+UPDATE mq.segment s SET created_at = s.created_at - interval '1 hour'
+ WHERE s.segment_id = (SELECT max(x.segment_id) FROM mq.segment x JOIN mq.topic t USING (topic_id) WHERE t.name = 'kv');
+SELECT pg_temp.compact('kv') AS compacted;
 SELECT "offset", convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
   FROM mq.fetch('kv', 0, 0);
 -- partition 1: records without a key are kept

@@ -13,7 +13,11 @@
  *    collision must never cost a record).
  * 2. A record is removable when a newer record of its key exists in the
  *    cleanable range, or when it is a tombstone (null value) that is the
- *    newest of its key and older than delete.retention.ms.  Records
+ *    newest of its key, in a segment rolled more than delete.retention.ms
+ *    ago.  (Not by the record's own timestamp, which the producer sets: a
+ *    tombstone stamped an hour back would go at once, before a consumer
+ *    that had read the key's older value could see the delete.  Kafka too
+ *    counts from when the segment is cleaned, not from the record.)  Records
  *    without a key are kept.  Only what lies below the partition's LSO
  *    counts (Kafka's "first uncleanable offset"), read before the
  *    snapshot as a reader reads it: a record of a transaction still in
@@ -108,7 +112,8 @@ typedef struct Compactor
 {
 	MqTopic    *topic;
 	int			ncleanable;		/* segments 0 .. ncleanable-1 */
-	int64		horizon_ms;		/* tombstones older than this go */
+	int64		horizon_ms;		/* tombstones in segments inactive since before this go */
+	int64	   *inactive_ms;	/* per cleanable segment: when it was rolled */
 	int64	   *lso;			/* per partition: what lies at or above stays */
 	HTAB	   *newest;
 	MemoryContext keys_cxt;
@@ -188,6 +193,44 @@ tuple_partition(HeapTuple tup, TupleDesc desc)
 	return DatumGetInt32(heap_getattr(tup, Anum_mq_log_partition, desc, &isnull));
 }
 
+/*
+ * When each of the first n segments stopped being the active one: the
+ * creation time of the next one, in Unix milliseconds as a horizon is.
+ */
+static int64 *
+segments_rolled_at(MqTopic *topic, int n)
+{
+	int64	   *out = palloc(sizeof(int64) * n);
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		args[2];
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = Int32GetDatum(topic->topic_id);
+	for (int seg = 0; seg < n; seg++)
+	{
+		bool		isnull;
+		TimestampTz ts;
+
+		args[1] = Int64GetDatum(topic->segment_ids[seg + 1]);
+		ret = SPI_execute_with_args("SELECT created_at FROM mq.segment"
+									" WHERE topic_id OPERATOR(pg_catalog.=) $1"
+									"   AND segment_id OPERATOR(pg_catalog.=) $2",
+									2, types, args, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+		/* gone meanwhile (a drop): its tombstones stay, this time */
+		ts = SPI_processed == 1 ?
+			DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) :
+			DT_NOEND;
+		out[seg] = ts == DT_NOEND ? PG_INT64_MAX :
+			ts / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	}
+	SPI_finish();
+	return out;
+}
+
 /* Pass 1: the newest offset of every key. */
 static void
 map_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
@@ -227,7 +270,7 @@ map_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 }
 
 static bool
-removable(Compactor *c, int32 partition, const MqDecodedRecord *rec)
+removable(Compactor *c, int seg, int32 partition, const MqDecodedRecord *rec)
 {
 	KeyRef		k;
 	KeyEntry   *e;
@@ -242,7 +285,7 @@ removable(Compactor *c, int32 partition, const MqDecodedRecord *rec)
 		return false;			/* cannot happen: pass 1 saw it */
 	if (rec->offset < e->newest)
 		return true;
-	return rec->value_len < 0 && rec->timestamp < c->horizon_ms;
+	return rec->value_len < 0 && c->inactive_ms[seg] < c->horizon_ms;
 }
 
 /* Pass 2: how much would go, per segment. */
@@ -257,7 +300,7 @@ count_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 	MqRecordIterInit(&it, data, len, hdr);
 	while (next_record(c, tup, desc, &it, &rec))
 	{
-		if (removable(c, partition, &rec))
+		if (removable(c, seg, partition, &rec))
 		{
 			c->removable++;
 			c->seg_removable[seg]++;
@@ -318,7 +361,7 @@ rewrite_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 		bool		hdone;
 		int			nh = 0;
 
-		if (removable(c, partition, &rec))
+		if (removable(c, seg, partition, &rec))
 			continue;
 		hdrs = palloc(sizeof(MqHeader) * Max(rec.num_headers, 1));
 		MqHeaderIterInit(&hit, &rec);
@@ -461,6 +504,7 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 		return 0;
 	c.horizon_ms = horizon_ms;
 	c.seg_removable = palloc0(sizeof(int64) * c.ncleanable);
+	c.inactive_ms = segments_rolled_at(c.topic, c.ncleanable);
 	c.keys_cxt = AllocSetContextCreate(CurrentMemoryContext, "mqext compact keys",
 									   ALLOCSET_DEFAULT_SIZES);
 	memset(&ctl, 0, sizeof(ctl));
