@@ -416,6 +416,31 @@ SELECT mq.unsubscribe('late', 'm');
 SELECT mq.drop_topic('g.late');
 
 -------------------------------------------------------------------------------
+-- A position or committed offset beyond the log end is out of range, as
+-- one below its start: reset per auto.offset.reset
+-------------------------------------------------------------------------------
+SELECT mq.create_topic('g.end', 1);
+SELECT "offset" FROM mq.produce('g.end', 'e0');
+SELECT mq.subscribe('end', ARRAY['g.end'], 'm', '{"auto.offset.reset": "earliest"}');
+SELECT count(*) FROM mq.poll('end', member_id => 'm');
+SELECT * FROM pg_temp.poll('end', 500, 'm');
+SELECT mq.seek('end', 'g.end', 0, 1000000::bigint, 'm');
+SELECT "offset" FROM mq.produce('g.end', 'e1');
+-- reset: the committed offset (1) is valid, so from there
+SELECT * FROM pg_temp.poll('end', 500, 'm');
+SELECT mq.commit('end', 'g.end', 0, 1000000, 'm');
+SELECT mq.unsubscribe('end', 'm');
+SELECT mq.subscribe('end', ARRAY['g.end'], 'n', '{"auto.offset.reset": "none"}');
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT * FROM mq.poll('end', member_id => 'n');
+\set SHOW_CONTEXT errors
+\set VERBOSITY terse
+SELECT mq.unsubscribe('end', 'n');
+SELECT mq.delete_group('end');
+SELECT mq.drop_topic('g.end');
+
+-------------------------------------------------------------------------------
 -- A member with a member id that stops polling leaves after
 -- session.timeout.ms
 -------------------------------------------------------------------------------
@@ -451,6 +476,8 @@ SELECT mq.unsubscribe('stuck', 'other');
 -------------------------------------------------------------------------------
 -- a channel for every topic name, at most 63 bytes
 SELECT mq.watch_channel('orders');
+-- cut at a character boundary, whatever the text
+SELECT length(c), octet_length(c) FROM mq.watch_channel(repeat('é', 30)) c;
 SELECT c, octet_length(c) FROM mq.watch_channel(repeat('x', 54)) c;
 SELECT c, octet_length(c) FROM mq.watch_channel(repeat('x', 55)) c;
 SELECT c, octet_length(c),

@@ -581,6 +581,12 @@ CREATE FUNCTION mq.latest_offset(topic text, partition integer) RETURNS bigint
     AS 'MODULE_PATHNAME', 'mq_latest_offset';
 COMMENT ON FUNCTION mq.latest_offset(text, integer) IS 'the last stable offset of a partition: the next offset a reader may wait for';
 
+CREATE FUNCTION mq._log_end_offset(topic text, partition integer) RETURNS bigint
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_log_end_offset';
+COMMENT ON FUNCTION mq._log_end_offset(text, integer) IS 'internal: the next offset to be handed out in a partition (above its records in flight)';
+
 -- Inspection of stored batches (for operators and tests).
 CREATE FUNCTION mq.decode_batch(batch bytea)
     RETURNS TABLE ("offset" bigint, ts timestamptz, key bytea, value bytea, headers jsonb)
@@ -1298,10 +1304,14 @@ AS $$
 DECLARE
     committed bigint;
     log_start bigint := mq.earliest_offset(p_topic, p_partition);
+    log_end bigint := mq._log_end_offset(p_topic, p_partition);
 BEGIN
     SELECT o.committed_offset INTO committed FROM mq.group_offset o
      WHERE o.group_id = p_group AND o.topic_id = p_topic_id AND o.partition = p_partition;
-    IF committed IS NOT NULL AND committed >= log_start THEN
+    -- out of range either way (Kafka's OFFSET_OUT_OF_RANGE): below the log
+    -- start (retention), or beyond its end (committed by hand, or the
+    -- topic dropped and created again)
+    IF committed IS NOT NULL AND committed >= log_start AND committed <= log_end THEN
         RETURN committed;
     END IF;
     CASE p_reset
@@ -1312,6 +1322,7 @@ BEGIN
                         p_group, p_topic, p_partition
             USING ERRCODE = 'MQ013',
                   DETAIL = CASE WHEN committed IS NULL THEN 'Nothing was committed.'
+                                WHEN committed > log_end THEN format('The committed offset %s is beyond the log end offset %s.', committed, log_end)
                                 ELSE format('The committed offset %s is below the log start offset %s.', committed, log_start) END,
                   HINT = 'auto.offset.reset is "none": commit or seek to an offset first.';
     END CASE;
@@ -1387,7 +1398,10 @@ BEGIN
             pos := a.position;
             -- retention or delete_records passed the position: out of range,
             -- which Kafka's consumer answers with auto.offset.reset too
-            IF pos < mq.earliest_offset(a.name, a.partition) THEN
+            -- (or a seek or commit put it beyond the log's end: out of range
+            -- too; the reset may move it back)
+            IF pos < mq.earliest_offset(a.name, a.partition)
+               OR pos > mq._log_end_offset(a.name, a.partition) THEN
                 pos := NULL;
             END IF;
             IF pos IS NULL THEN
@@ -1404,7 +1418,8 @@ BEGIN
                     UPDATE mq.group_assignment ga SET position = pos
                      WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
                        AND ga.partition = a.partition
-                       AND (ga.position IS NULL OR ga.position < pos);
+                       AND (ga.position IS NULL OR ga.position < pos
+                            OR ga.position > mq._log_end_offset(a.name, a.partition));
                 END IF;
                 wrote := true;
             END IF;

@@ -29,6 +29,7 @@ PG_FUNCTION_INFO_V1(mq_fetch_batches);
 PG_FUNCTION_INFO_V1(mq_offset_for_time);
 PG_FUNCTION_INFO_V1(mq_earliest_offset);
 PG_FUNCTION_INFO_V1(mq_latest_offset);
+PG_FUNCTION_INFO_V1(mq_log_end_offset);
 PG_FUNCTION_INFO_V1(mq_decode_batch);
 
 typedef struct FetchSink
@@ -203,6 +204,17 @@ mq_latest_offset(PG_FUNCTION_ARGS)
 	MqRequirePreload();
 	topic = MqTopicLookup(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	PG_RETURN_INT64(MqLastStableOffset(topic, PG_GETARG_INT32(1)));
+}
+
+/* mq._log_end_offset(topic, partition): the next offset to be handed out */
+Datum
+mq_log_end_offset(PG_FUNCTION_ARGS)
+{
+	MqTopic    *topic;
+
+	MqRequirePreload();
+	topic = MqTopicLookup(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	PG_RETURN_INT64(MqLogEndOffset(topic, PG_GETARG_INT32(1)));
 }
 
 /* mq.decode_batch(batch bytea): validate fully, then list the records */

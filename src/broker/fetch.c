@@ -185,6 +185,23 @@ MqOffsetForTime(MqTopic *topic, int32 partition, int64 ts_ms, int64 *offset)
 	return found;
 }
 
+/*
+ * The partition's log end offset: the next offset to be handed out, above
+ * the records in flight.  A position beyond it is out of range.
+ */
+int64
+MqLogEndOffset(MqTopic *topic, int32 partition)
+{
+	MqSegmentRel seg;
+	int64		end;
+
+	MqCheckPartition(topic, partition);
+	MqSegmentOpen(topic, topic->nsegments - 1, AccessShareLock, &seg, false);
+	end = MqPartitionLogEnd(MqTopicPartitionSlot(topic, partition));
+	MqSegmentClose(&seg);
+	return end;
+}
+
 int64
 MqLastStableOffset(MqTopic *topic, int32 partition)
 {

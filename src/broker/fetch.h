@@ -29,5 +29,6 @@ extern int64 MqFetchBatches(MqTopic *topic, int32 partition, int64 from,
 extern bool MqOffsetForTime(MqTopic *topic, int32 partition, int64 ts_ms,
 							int64 *offset);
 extern int64 MqLastStableOffset(MqTopic *topic, int32 partition);
+extern int64 MqLogEndOffset(MqTopic *topic, int32 partition);
 
 #endif							/* MQ_FETCH_H */

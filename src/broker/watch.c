@@ -22,6 +22,8 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
+
 #include "access/xact.h"
 #include "commands/async.h"
 #include "common/md5.h"
@@ -63,8 +65,12 @@ MqWatchChannel(const char *topic_name)
 		return psprintf(MQ_CHANNEL_PREFIX "%s", topic_name);
 	if (!pg_md5_hash(topic_name, len, hex, &errstr))
 		elog(ERROR, "could not compute MD5 of a topic name: %s", errstr);
-	/* 9 + 21 + 1 + 32 = 63 bytes */
-	return psprintf(MQ_CHANNEL_PREFIX "%.21s.%s", topic_name, hex);
+	/*
+	 * 9 + at most 21 + 1 + 32 = 63 bytes; cut at a character boundary (a
+	 * topic name is ASCII, but this is callable with any text)
+	 */
+	return psprintf(MQ_CHANNEL_PREFIX "%.*s.%s",
+					pg_mbcliplen(topic_name, (int) len, 21), topic_name, hex);
 }
 
 void

@@ -292,22 +292,20 @@ send_batch(PGconn *conn, const ProduceOpts *o, Batch *b, bool want_rows)
 						5, types, values, lengths, formats, 1);
 }
 
-/* Record i (0-based) of batch b alone in batch one. */
+/*
+ * The next record of batch b alone in batch one; *pv and *pk walk b's
+ * values and keys (start them at ARRAY_HDR).
+ */
 static void
-batch_single(const Batch *b, const ProduceOpts *o, int i, Batch *one)
+batch_single(const Batch *b, const ProduceOpts *o, size_t *pv, size_t *pk, Batch *one)
 {
-	size_t		pv = ARRAY_HDR;
-	size_t		pk = ARRAY_HDR;
 	const char *v = NULL;
 	const char *k = NULL;
 	int32_t		vl = 0;
 	int32_t		kl = 0;
 
-	for (int j = 0; j <= i; j++)
-	{
-		pv = array_elem(&b->values, pv, &v, &vl);
-		pk = array_elem(&b->keys, pk, &k, &kl);
-	}
+	*pv = array_elem(&b->values, *pv, &v, &vl);
+	*pk = array_elem(&b->keys, *pk, &k, &kl);
 	batch_reset(one);
 	batch_add(one, o, k, kl, v, vl);
 }
@@ -342,6 +340,8 @@ flush_batch(PGconn *conn, const ProduceOpts *o, Batch *b, Stats *st)
 {
 	PGresult   *res;
 	Batch		one;
+	size_t		pv,
+				pk;
 	char		w[1024];
 	bool		ok = true;
 
@@ -371,8 +371,10 @@ flush_batch(PGconn *conn, const ProduceOpts *o, Batch *b, Stats *st)
 		{
 			char		w2[1024];
 
-			snprintf(ctx, sizeof(ctx), "%s to %s (one batch, not written)",
-					 where(b, 0, w, sizeof(w)), where(b, b->n - 1, w2, sizeof(w2)));
+			snprintf(ctx, sizeof(ctx), "%s to %s (one batch, %s)",
+					 where(b, 0, w, sizeof(w)), where(b, b->n - 1, w2, sizeof(w2)),
+					 PQstatus(conn) == CONNECTION_OK ? "not written" :
+					 "written or not: the connection was lost before the answer");
 		}
 		print_result_error(res, ctx);
 		PQclear(res);
@@ -397,9 +399,10 @@ flush_batch(PGconn *conn, const ProduceOpts *o, Batch *b, Stats *st)
 	one.files = b->files;
 	if (!o->keep_going)
 		PQclear(mq_exec(conn, "BEGIN", 0, NULL));
+	pv = pk = ARRAY_HDR;
 	for (int i = 0; i < b->n; i++)
 	{
-		batch_single(b, o, i, &one);
+		batch_single(b, o, &pv, &pk, &one);
 		one.first_line = b->first_line + i;
 		res = send_batch(conn, o, &one, o->keep_going && conn_opts.verbose > 1);
 		if (result_ok(res))

@@ -462,6 +462,18 @@ MqPartitionLastStable(MqPartitionSlot *slot)
 	return lso;
 }
 
+/* The next offset to hand out: the log end, in flight appends included. */
+int64
+MqPartitionLogEnd(MqPartitionSlot *slot)
+{
+	int64		end;
+
+	SpinLockAcquire(&slot->mutex);
+	end = slot->next_offset;
+	SpinLockRelease(&slot->mutex);
+	return end;
+}
+
 void
 MqPartitionCountFetch(MqPartitionSlot *slot, int64 records)
 {

@@ -85,6 +85,7 @@ extern void MqPartitionCountFetch(MqPartitionSlot *slot, int64 records);
 extern MqPartitionStats *MqPartitionStatsCollect(int *n);
 extern void MqPartitionStatsReset(void);
 extern int64 MqPartitionLastStable(MqPartitionSlot *slot);
+extern int64 MqPartitionLogEnd(MqPartitionSlot *slot);
 extern TimestampTz MqPartitionOldestInflight(MqPartitionSlot *slot);
 extern bool MqXactHasInflight(void);
 extern bool MqXactAppended(void);
