@@ -3136,9 +3136,13 @@ CREATE VIEW mq.stats AS
            coalesce(s.fetch_calls, 0) AS fetch_calls
       FROM mq.topic t
       JOIN mq.partition p ON p.topic_id = t.topic_id
+      -- the topic's log by name in pg_class (readable by all), not by a
+      -- regclass lookup, which needs USAGE on the closed schema mq_data
+      LEFT JOIN (SELECT c.oid, c.relname FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'mq_data') r ON r.relname = 'topic_' || t.topic_id
       LEFT JOIN mq._stats() s
-             ON s.topic_relid = pg_catalog.to_regclass(pg_catalog.format('mq_data.%I', 'topic_' || t.topic_id))
-            AND s.partition = p.partition;
+             ON s.topic_relid = r.oid AND s.partition = p.partition;
 COMMENT ON VIEW mq.stats IS 'per partition: records and bytes appended, records fetched, produce and fetch calls since the last reset';
 
 CREATE FUNCTION mq.stats_reset() RETURNS void

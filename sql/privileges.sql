@@ -108,6 +108,22 @@ SELECT mq.latest_offset('secret', 0);
 SELECT pg_temp.err($q$SELECT mq.produce('secret', 'x'::bytea)$q$);
 RESET ROLE;
 
+-- monitoring, with the README's grants
+CREATE ROLE regress_mq_monitor;
+GRANT SELECT ON mq.topics, mq.partitions, mq.stats, mq.consumer_lag TO regress_mq_monitor;
+GRANT EXECUTE ON FUNCTION mq._partition_state(text, integer), mq._stats(),
+    mq.earliest_offset(text, integer), mq.latest_offset(text, integer) TO regress_mq_monitor;
+SET ROLE regress_mq_monitor;
+SELECT count(*) > 0 AS topics FROM mq.topics;
+SELECT count(*) > 0 AS partitions FROM mq.partitions;
+SELECT count(*) >= 0 AS stats FROM mq.stats;
+SELECT count(*) >= 0 AS consumer_lag FROM mq.consumer_lag;
+SELECT pg_temp.err($q$SELECT * FROM mq.fetch('secret', 0, 0)$q$);
+RESET ROLE;
+REVOKE ALL ON mq.topics, mq.partitions, mq.stats, mq.consumer_lag FROM regress_mq_monitor;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM regress_mq_monitor;
+DROP ROLE regress_mq_monitor;
+
 -- a fresh session of a role with only those grants (nothing cached by a
 -- superuser in the same backend): mqext reads its own catalog itself
 \set su :USER
