@@ -52,6 +52,21 @@ mq_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot prepare a transaction that has produced to an mqext topic"),
 						 errdetail("Its records would hold back every reader of the partition until COMMIT PREPARED.")));
 			break;
+		case XACT_EVENT_PREPARE:
+
+			/*
+			 * What this transaction noted for its end (group and node
+			 * wakeups, watch notifications, a launcher wakeup) is decided by
+			 * COMMIT PREPARED, perhaps in another session: forget it rather
+			 * than let it spill into this session's next transaction, where
+			 * it would wake waiters for nothing.  Waiters of a prepared
+			 * transaction's changes notice them at their timeout.
+			 */
+			MqForgetWakeups();
+			MqWatchForget();
+			MqPartitionXactEnd();
+			MqLauncherXactEnd(false);
+			break;
 		case XACT_EVENT_PRE_COMMIT:
 			MqWatchNotifyAtPreCommit();
 			break;
