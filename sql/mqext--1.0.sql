@@ -323,17 +323,20 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = 'A topic has 1 to 10000 partitions.';
     END IF;
     cfg := mq._merge_config('{}', coalesce(config, '{}'));
-    -- Serialize creators of the same name without failing on the unique index.
-    PERFORM pg_advisory_xact_lock(hashtext('mqext.topic'), hashtext(topic));
-    IF EXISTS (SELECT 1 FROM mq.topic t WHERE t.name = topic) THEN
+    -- Two creators of the same name: the second waits for the first's
+    -- transaction on the unique index, then finds the name taken (or free,
+    -- if it rolled back).  (Not an advisory lock: any role can take one and
+    -- hold creation off.)
+    INSERT INTO mq.topic (name, partitions, config) VALUES (topic, partitions, cfg)
+        ON CONFLICT (name) DO NOTHING
+        RETURNING topic_id INTO id;
+    IF id IS NULL THEN
         IF if_not_exists THEN
             RAISE NOTICE 'topic "%" already exists, skipping', topic;
             RETURN;
         END IF;
         RAISE EXCEPTION 'topic "%" already exists', topic USING ERRCODE = '42710';
     END IF;
-    INSERT INTO mq.topic (name, partitions, config) VALUES (topic, partitions, cfg)
-        RETURNING topic_id INTO id;
     INSERT INTO mq.partition (topic_id, partition)
         SELECT id, p FROM generate_series(0, partitions - 1) p;
     INSERT INTO mq.offset_ceiling (topic_id, partition)
