@@ -830,10 +830,24 @@ SELECT pg_temp.children('/w/join');
 -- others are not all there: the last one may have arrived, counted it and
 -- passed meanwhile, and then it passes too
 SELECT mq.node_create_all('/w/bar');
-SELECT mq.node_create('/w/bar/p-a');
-SELECT mq.node_create('/w/bar/p-b');
-SELECT mq._leave_barrier('/w/bar', '/w/bar/p-a', '2') AS all_there, pg_temp.children('/w/bar');
-SELECT mq._leave_barrier('/w/bar', '/w/bar/p-a', '3') AS not_all_there, pg_temp.children('/w/bar');
+SELECT mq.node_create('/w/bar/p-', ephemeral => true, sequential => true) AS pa \gset
+SELECT mq.node_create('/w/bar/p-', ephemeral => true, sequential => true) AS pb \gset
+-- (a child not made by a participant is not counted: nobody can stand in)
+SELECT mq.node_create('/w/bar/p-squatter');
+SELECT mq._leave_barrier('/w/bar', :'pa', '2') AS all_there, pg_temp.children('/w/bar');
+SELECT mq._leave_barrier('/w/bar', :'pa', '3') AS not_all_there, pg_temp.children('/w/bar');
+-- nor can anyone jump or block a lock's or an election's line with a
+-- child of their own (a persistent "lock-" sorts before every waiter)
+SELECT mq.node_create_all('/w/sq');
+SELECT mq.node_create('/w/sq/lock-');
+SELECT mq.node_create('/w/sq/n_!');
+SELECT mq.lock('/w/sq', 0) AS locked;
+SELECT mq.unlock('/w/sq');
+SELECT mq.elect('/w/sq', 'me') AS leading;
+SELECT convert_from(data, 'UTF8') AS leader FROM mq.leader('/w/sq');
+SELECT mq.fence('/w/sq', mq.fencing_token('/w/sq'));
+SELECT mq.resign('/w/sq');
+SELECT mq.node_delete('/w/sq', recursive => true);
 -- a read-only transaction writes nothing, not even aside: lock, elect
 -- and barrier refuse it (25006), and a read does not sweep (the expired
 -- lease's node stays until a read-write caller comes by)

@@ -2520,6 +2520,20 @@ BEGIN
 END
 $$;
 
+/*
+ * Is a node a place in the line whose names start with base: base and a
+ * sequence number, owned by a session or a lease, as the recipes create
+ * them?  The recipes ignore any other child, which whoever may create
+ * nodes could otherwise place to jump the line, block it for good (a
+ * persistent "lock-" sorts first) or be counted at a barrier.
+ */
+CREATE FUNCTION mq._in_line(path text, base text, owner_pid integer, lease_id bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN starts_with(path, base) AND length(path) = length(base) + 10
+       AND substr(path, length(base) + 1) ~ '^[0-9]{10}$'
+       AND (owner_pid IS NOT NULL OR lease_id IS NOT NULL);
+
 /* This session's (or this lease's) node in the queue under dir, if any. */
 CREATE FUNCTION mq._queue_mine(dir text, prefix text, lease bigint) RETURNS text
     LANGUAGE sql STABLE
@@ -2566,7 +2580,8 @@ BEGIN
         END IF;
         LOOP
             SELECT n.path INTO pred FROM mq.node n
-             WHERE n.parent = dir AND starts_with(n.path, base) AND n.path < mine
+             WHERE n.parent = dir AND mq._in_line(n.path, base, n.owner_pid, n.lease_id)
+               AND n.path < mine
              ORDER BY n.path DESC LIMIT 1;
             IF pred IS NULL THEN
                 RETURN true;
@@ -2625,7 +2640,8 @@ BEGIN
     PERFORM mq._sweep_nodes_aside();
     RETURN QUERY SELECT n.path::text, n.data FROM mq.node n
                   WHERE n.parent = election
-                    AND starts_with(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_')
+                    AND mq._in_line(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_',
+                                    n.owner_pid, n.lease_id)
                   ORDER BY n.path LIMIT 1;
 END
 $$;
@@ -2666,7 +2682,8 @@ BEGIN
     -- before the caller's transaction ends
     SELECT n.path INTO lead FROM mq.node n
      WHERE n.parent = election
-       AND starts_with(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_')
+       AND mq._in_line(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_',
+                       n.owner_pid, n.lease_id)
      ORDER BY n.path LIMIT 1 FOR KEY SHARE;
     -- the lock lasts until the transaction ends: later sweeps in it must
     -- not be left to a transaction that would wait for it
@@ -2711,6 +2728,17 @@ COMMENT ON FUNCTION mq.unlock(text, bigint) IS 'release the lock at path';
  * either all have arrived by now, and it stays and passes like the others
  * (who may already have counted it), or it leaves.
  */
+/* Who arrived at a barrier: its own children ("p-" and a sequence number). */
+CREATE FUNCTION mq._barrier_arrived(path text) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT count(*)::integer FROM mq.node n
+     WHERE n.parent = _barrier_arrived.path
+       AND mq._in_line(n.path, _barrier_arrived.path || CASE WHEN _barrier_arrived.path = '/' THEN '' ELSE '/' END || 'p-',
+                       n.owner_pid, n.lease_id);
+END;
+
 CREATE FUNCTION mq._leave_barrier(path text, mine text, participants text) RETURNS text
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -2718,7 +2746,8 @@ AS $$
 DECLARE
     arrived integer;
 BEGIN
-    SELECT n.num_children INTO arrived FROM mq.node n WHERE n.path = _leave_barrier.path FOR NO KEY UPDATE;
+    PERFORM 1 FROM mq.node n WHERE n.path = _leave_barrier.path FOR NO KEY UPDATE;
+    arrived := mq._barrier_arrived(_leave_barrier.path);
     IF arrived >= participants::integer THEN
         RETURN 'passed';
     END IF;
@@ -2758,7 +2787,7 @@ BEGIN
         LOOP
             ep := mq._key_epoch('node:' || path);
             PERFORM mq._sweep_nodes_aside();
-            SELECT n.num_children INTO arrived FROM mq.node n WHERE n.path = barrier.path;
+            arrived := mq._barrier_arrived(barrier.path);
             IF arrived >= participants THEN
                 RETURN true;
             END IF;
