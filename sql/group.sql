@@ -412,6 +412,23 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) FROM mq.poll('late', timeout_ms => 3000, member_id => 'm');
 SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 s' AS returned_at_once;
 COMMIT;
+-- nor in REPEATABLE READ: its snapshot would never see what woke it
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM mq.poll('late', timeout_ms => 3000, member_id => 'm');
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 s' AS returned_at_once;
+COMMIT;
+-- a rolled-back tail: the position moves past it, so the lag goes to 0
+-- (Kafka's consumer skips aborted data the same way)
+SELECT count(*) FROM mq.poll('late', member_id => 'm');
+BEGIN;
+SELECT "offset" FROM mq.produce('g.late', 'rolled back');
+SELECT "offset" FROM mq.produce('g.late', 'rolled back too');
+ROLLBACK;
+SELECT lag FROM mq.consumer_lag WHERE group_id = 'late';
+SELECT count(*) FROM mq.poll('late', member_id => 'm');
+SELECT count(*) FROM mq.poll('late', member_id => 'm');
+SELECT committed_offset, high_watermark, lag FROM mq.consumer_lag WHERE group_id = 'late';
 SELECT mq.unsubscribe('late', 'm');
 SELECT mq.drop_topic('g.late');
 

@@ -1363,6 +1363,13 @@ DECLARE
     c_gen integer[];
     epoch bigint;
     lso bigint;
+    seen bigint;
+    read_committed boolean := current_setting('transaction_isolation') = 'read committed';
+    s_tid integer[];
+    s_part integer[];
+    s_gen integer[];
+    s_seen bigint[];
+    s_to bigint[];
 BEGIN
     IF poll.max_records IS NULL OR poll.max_records < 1 THEN
         RAISE EXCEPTION 'max_records must be at least 1' USING ERRCODE = '22023';
@@ -1392,6 +1399,7 @@ BEGIN
         got := '{}';
         w_topics := '{}'; w_parts := '{}'; w_pos := '{}';
         c_tid := '{}'; c_part := '{}'; c_pos := '{}'; c_gen := '{}';
+        s_tid := '{}'; s_part := '{}'; s_gen := '{}'; s_seen := '{}'; s_to := '{}';
 
         -- read, without locks, from the partitions we own, least recently served first
         FOR a IN SELECT t.name, ga.topic_id, ga.partition, ga.position, ga.generation
@@ -1399,6 +1407,10 @@ BEGIN
                   WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
                   ORDER BY ga.last_fetch NULLS FIRST, t.name, ga.partition LOOP
             pos := a.position;
+            -- the position as this poll found it: the fence below moves it
+            -- only from there, so that two polls of one member (two clients
+            -- with the same member id) never both return the same records
+            seen := a.position;
             -- retention or delete_records passed the position: out of range,
             -- which Kafka's consumer answers with auto.offset.reset too
             -- (or a seek or commit put it beyond the log's end: out of range
@@ -1416,6 +1428,7 @@ BEGIN
                  WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
                    AND ga.partition = a.partition AND ga.member_id = m.member_id
                    AND ga.generation = a.generation
+                   AND ga.position IS NOT DISTINCT FROM a.position
                    FOR NO KEY UPDATE SKIP LOCKED;
                 IF FOUND THEN
                     UPDATE mq.group_assignment ga SET position = pos
@@ -1423,6 +1436,9 @@ BEGIN
                        AND ga.partition = a.partition
                        AND (ga.position IS NULL OR ga.position < pos
                             OR ga.position > mq._log_end_offset(a.name, a.partition));
+                    SELECT ga.position INTO seen FROM mq.group_assignment ga
+                     WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
+                       AND ga.partition = a.partition;
                 END IF;
                 wrote := true;
             END IF;
@@ -1442,7 +1458,22 @@ BEGIN
             w_pos := w_pos || greatest(pos, lso);
             recs := ARRAY(SELECT ROW(f.topic, f.partition, f."offset", f.ts, f.key, f.value, f.headers)::mq._polled
                             FROM mq.fetch(a.name, a.partition, pos, want - cardinality(got)) f);
-            CONTINUE WHEN cardinality(recs) = 0;
+            IF cardinality(recs) = 0 THEN
+                -- Nothing from pos, and yet the LSO read before the fetch
+                -- lies beyond it: in READ COMMITTED the fetch saw every
+                -- transaction below that LSO end, so what lies between holds
+                -- only records rolled back (or offsets never used, as after
+                -- a restart).  The position moves past it when the poll
+                -- returns (not now: the row would stay locked through a
+                -- sleep), as Kafka's consumer skips aborted data, or the
+                -- partition keeps a lag that never goes away.  (An older
+                -- snapshot may just not see them yet.)
+                IF lso > pos AND read_committed THEN
+                    s_tid := s_tid || a.topic_id; s_part := s_part || a.partition;
+                    s_gen := s_gen || a.generation; s_seen := s_seen || seen; s_to := s_to || lso;
+                END IF;
+                CONTINUE;
+            END IF;
             -- fence: move the position only if the partition is still ours;
             -- a row locked by someone else is being moved by a rebalance,
             -- which waits for us if we lock first: never wait for it, so
@@ -1451,6 +1482,7 @@ BEGIN
              WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
                AND ga.partition = a.partition AND ga.member_id = m.member_id
                AND ga.generation = a.generation
+               AND ga.position IS NOT DISTINCT FROM seen
                FOR NO KEY UPDATE SKIP LOCKED;
             wrote := true;
             IF FOUND THEN
@@ -1464,12 +1496,30 @@ BEGIN
 
         -- (a lock taken by an earlier statement of this transaction, which
         -- holds until it ends, is one too)
+        -- (a snapshot that does not move, REPEATABLE READ or SERIALIZABLE,
+        -- would never see what woke it: no sleeping there either)
         EXIT WHEN cardinality(got) > 0 OR wrote OR mq._assignment_locked()
-                  OR clock_timestamp() >= deadline;
+                  OR NOT read_committed OR clock_timestamp() >= deadline;
         -- nothing, and no lock taken: sleep until a producer commits to one
         -- of our partitions, the group is rebalanced, or the time is up
         PERFORM mq._wait_for_records(m.group_id, epoch, w_topics, w_parts, w_pos,
                     greatest(1, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::integer));
+    END LOOP;
+
+    -- past the rolled-back tails the last round found (fenced as above)
+    FOR n IN 1 .. cardinality(s_tid) LOOP
+        PERFORM 1 FROM mq.group_assignment ga
+         WHERE ga.group_id = m.group_id AND ga.topic_id = s_tid[n]
+           AND ga.partition = s_part[n] AND ga.member_id = m.member_id
+           AND ga.generation = s_gen[n]
+           AND ga.position IS NOT DISTINCT FROM s_seen[n]
+           FOR NO KEY UPDATE SKIP LOCKED;
+        IF FOUND THEN
+            UPDATE mq.group_assignment ga SET position = s_to[n]
+             WHERE ga.group_id = m.group_id AND ga.topic_id = s_tid[n]
+               AND ga.partition = s_part[n];
+            wrote := true;
+        END IF;
     END LOOP;
 
     -- auto-commit: what the previous poll returned, i.e. the positions
