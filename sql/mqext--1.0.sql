@@ -268,6 +268,9 @@ AS $$
 DECLARE
     id integer;
 BEGIN
+    IF topic IS NULL THEN
+        RAISE EXCEPTION 'topic must not be null' USING ERRCODE = '22004';
+    END IF;
     IF for_update THEN
         SELECT t.topic_id INTO id FROM mq.topic t WHERE t.name = topic FOR NO KEY UPDATE;
     ELSE
@@ -356,6 +359,9 @@ DECLARE
     id integer;
     log_relid oid;
 BEGIN
+    IF topic IS NULL THEN
+        RAISE EXCEPTION 'topic must not be null' USING ERRCODE = '22004';
+    END IF;
     SELECT t.topic_id INTO id FROM mq.topic t WHERE t.name = topic FOR UPDATE;
     IF id IS NULL THEN
         IF if_exists THEN

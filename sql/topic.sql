@@ -68,6 +68,9 @@ SELECT config->'retention.ms' AS retention, config->'max.message.bytes' AS max_b
        config->'notify' AS notify FROM mq.topics WHERE topic = 'cfg';
 SELECT pg_temp.err($q$SELECT mq.alter_topic('cfg', '{"nope": 1}')$q$);
 SELECT pg_temp.err($q$SELECT mq.alter_topic('nosuch', '{}')$q$);
+SELECT pg_temp.err($q$SELECT mq.alter_topic(NULL, '{}')$q$);
+SELECT pg_temp.err($q$SELECT mq.drop_topic(NULL)$q$);
+SELECT pg_temp.err($q$SELECT mq.add_partitions(NULL, 3)$q$);
 -- a failed alter changes nothing
 SELECT config->'max.message.bytes' FROM mq.topics WHERE topic = 'cfg';
 

@@ -222,7 +222,7 @@ array_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype, Datum **elems,
 
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a one-dimensional array", what)));
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, elems, nulls, n);
@@ -259,7 +259,7 @@ produce_many(FunctionCallInfo fcinfo, PayloadKind kind)
 		array_arg(fcinfo, 2, elemtype, &keys, &knulls, &nk, "keys");
 		if (nk != n)
 			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("keys has %d elements but values has %d", nk, n)));
 	}
 	if (!PG_ARGISNULL(3))
@@ -267,7 +267,7 @@ produce_many(FunctionCallInfo fcinfo, PayloadKind kind)
 		array_arg(fcinfo, 3, JSONBOID, &hdrs, &hnulls, &nh, "headers");
 		if (nh != n)
 			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("headers has %d elements but values has %d", nh, n)));
 	}
 
