@@ -295,6 +295,14 @@ SELECT * FROM mq.produce_encoded('idem', 0, (SELECT b FROM one));
 PREPARE TRANSACTION 'batches';
 SELECT * FROM mq.produce_encoded('idem', 0, (SELECT b FROM one));
 SELECT base_offset, last_offset FROM mq.fetch_batches('idem', 0, 9);
+-- a compacted topic refuses a batch holding a record without a key
+SELECT mq.create_topic('encoded.compact', 1, '{"cleanup.policy": "compact"}');
+SELECT count(*) AS keyless FROM v, mq.decode_batch(v.b) d WHERE v.name = 'null_key' AND d.key IS NULL;
+SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'encoded.compact',
+                          (SELECT b FROM v WHERE name = 'null_key')));
+-- (with keys, it takes it)
+SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'encoded.compact', (SELECT b FROM one)));
+SELECT mq.drop_topic('encoded.compact');
 -- nor does a read-only transaction write
 BEGIN READ ONLY;
 SELECT pg_temp.err(format('SELECT mq.produce_encoded(%L, 0, %L::bytea)', 'idem', (SELECT b FROM one)));

@@ -43,6 +43,19 @@ sticky_partition(int32 partitions)
 	return (int32) (sticky_next++ % (uint32) partitions);
 }
 
+/*
+ * Compaction keeps the newest record of each key: a record without a key
+ * would stay for ever.  Kafka refuses it too (INVALID_RECORD).
+ */
+void
+MqRefuseKeylessRecord(const MqTopic *topic)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("a record of compacted topic \"%s\" must have a key", topic->name),
+			 errdetail("Compaction keeps the newest record of each key; a record without a key would never go.")));
+}
+
 static void
 check_record_size(const MqTopic *topic, const MqRecord *rec)
 {
@@ -86,6 +99,8 @@ MqProduce(const char *topic_name, const MqProduceRecord *recs, int nrecs,
 	{
 		const MqProduceRecord *r = &recs[i];
 
+		if (topic->compacted && r->key_len < 0)
+			MqRefuseKeylessRecord(topic);
 		if (partition >= 0)
 			part[i] = partition;
 		else if (r->key_len >= 0)

@@ -11,6 +11,7 @@
 #include "datatype/timestamp.h"
 
 #include "broker/idempotence.h"
+#include "catalog/metadata_cache.h"
 #include "codec/record_batch.h"
 
 typedef struct MqProduceRecord
@@ -36,5 +37,6 @@ typedef struct MqProduceResult
 extern void MqProduce(const char *topic_name, const MqProduceRecord *recs,
 					  int nrecs, int32 partition, const MqProducerArgs *producer,
 					  MqProduceResult *results);
+extern void MqRefuseKeylessRecord(const MqTopic *topic) pg_attribute_noreturn();
 
 #endif							/* MQ_PRODUCE_H */

@@ -42,6 +42,7 @@
 #include "utils/timestamp.h"
 
 #include "broker/idempotence.h"
+#include "broker/produce.h"
 #include "broker/produce_encoded.h"
 #include "codec/record_batch.h"
 #include "log/log_append.h"
@@ -99,7 +100,7 @@ timestamp_in_range(int64 ms)
  */
 static int64
 check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
-			int64 *first_ts)
+			int64 *first_ts, bool *keyless)
 {
 	MqBatchHeader create_time = *hdr;
 	MqRecordIter it;
@@ -134,6 +135,8 @@ check_batch(const uint8_t *data, size_t len, const MqBatchHeader *hdr,
 			bad_detail = psprintf("Record %d has timestamp " INT64_FORMAT " ms.",
 								  i, rec.timestamp);
 		}
+		if (rec.key_len < 0)
+			*keyless = true;
 		if (i == 0)
 			*first_ts = rec.timestamp;
 		max_ts = Max(max_ts, rec.timestamp);
@@ -201,15 +204,18 @@ MqProduceEncoded(const char *topic_name, int32 partition, bytea *batch,
 	MqTopic    *topic;
 	int64		max_ts;
 	int64		first_ts = 0;
+	bool		keyless = false;
 
 	st = MqBatchCheckHeader(data, len, &hdr);
 	if (st != MQ_CODEC_OK)
 		undecodable(st, &hdr, len);
-	max_ts = check_batch(data, len, &hdr, &first_ts);
+	max_ts = check_batch(data, len, &hdr, &first_ts, &keyless);
 	producer = batch_producer(&hdr, &pargs);
 
 	topic = MqAppenderBegin(&app, topic_name);
 	MqCheckPartition(topic, partition);
+	if (topic->compacted && keyless)
+		MqRefuseKeylessRecord(topic);
 	if (len > (size_t) topic->max_message_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

@@ -115,6 +115,7 @@ cache_reset(void)
 	"       (c OPERATOR(pg_catalog.->>) 'max.message.bytes')::pg_catalog.int8," \
 	"       (c OPERATOR(pg_catalog.->>) 'message.timestamp.type') OPERATOR(pg_catalog.=) 'LogAppendTime'," \
 	"       (c OPERATOR(pg_catalog.->>) 'notify')::pg_catalog.bool," \
+	"       (c OPERATOR(pg_catalog.->>) 'cleanup.policy') OPERATOR(pg_catalog.~~) 'compact%'," \
 	"       ARRAY(SELECT s.segment_id FROM mq.segment s" \
 	"              WHERE s.topic_id OPERATOR(pg_catalog.=) t.topic_id ORDER BY s.segment_id)," \
 	"       ARRAY(SELECT p.log_start_offset FROM mq.partition p" \
@@ -203,9 +204,10 @@ load_topic(const char *name, MqTopic *t)
 		t->max_message_bytes = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		t->log_append_time = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		t->notify = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		t->segment_ids = int8_array_copy(SPI_getbinval(tup, desc, 6, &isnull),
+		t->compacted = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		t->segment_ids = int8_array_copy(SPI_getbinval(tup, desc, 7, &isnull),
 										 &t->nsegments);
-		t->log_start = int8_array_copy(SPI_getbinval(tup, desc, 7, &isnull),
+		t->log_start = int8_array_copy(SPI_getbinval(tup, desc, 8, &isnull),
 									   &nparts);
 		if (nparts != t->partitions || t->nsegments < 1)
 			elog(ERROR, "catalog of topic \"%s\" is inconsistent", name);

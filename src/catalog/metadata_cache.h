@@ -19,6 +19,7 @@ typedef struct MqTopic
 	int64		max_message_bytes;
 	bool		log_append_time;	/* message.timestamp.type = LogAppendTime */
 	bool		notify;
+	bool		compacted;		/* cleanup.policy compact or compact,delete */
 	int			nsegments;
 	int64	   *segment_ids;	/* oldest first; the last one is active */
 	Oid		   *segment_relids;
