@@ -504,6 +504,19 @@ unlike($out, qr/lost/, 'bench latency: nothing lost');
 	ok(defined $kb && $kb < 20_000, "consume memory is bounded ($kb kB)");
 }
 
+# group mode -e ends at the end of the partitions, also when the log ends
+# with rolled-back records: the member's position moves past them and its
+# lag reaches 0
+{
+	mqctl('topics', 'create', 'tail');
+	mqctl('produce', 'tail', { in => "t1\nt2\nt3\n" });
+	sql(q{BEGIN; SELECT mq.produce('tail', 'gone'); SELECT mq.produce('tail', 'gone too'); ROLLBACK;});
+	($rc, $out, $err) = mqctl('consume', 'tail', '-g', 'tailg', '-o', 'beginning', '-e', '-f', '%s\n');
+	is("$rc:$out", "0:t1\nt2\nt3\n", 'group -e past a rolled-back tail: the three records, exit 0');
+	is(sql(q{SELECT sum(lag) FROM mq.consumer_lag WHERE group_id = 'tailg'}), '0',
+		'and the group has no lag left');
+}
+
 # a line longer than any record the topic takes is counted, not kept
 {
 	my $huge = 'x' x (30 * 1024 * 1024);
