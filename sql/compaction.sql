@@ -40,8 +40,8 @@ SELECT "offset", convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') A
   FROM mq.fetch('kv', 0, 0);
 -- once the segment has been inactive for longer (its roll an hour back),
 -- they go with their keys, the one stamped an hour ahead (d) too
-UPDATE mq.segment s SET created_at = s.created_at - interval '1 hour'
- WHERE s.segment_id = (SELECT max(x.segment_id) FROM mq.segment x JOIN mq.topic t USING (topic_id) WHERE t.name = 'kv');
+UPDATE mq.segment s SET rolled_at = s.rolled_at - interval '1 hour'
+  FROM mq.topic t WHERE t.topic_id = s.topic_id AND t.name = 'kv' AND s.rolled_at IS NOT NULL;
 SELECT pg_temp.compact('kv') AS compacted;
 SELECT "offset", convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
   FROM mq.fetch('kv', 0, 0);

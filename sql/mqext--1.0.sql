@@ -64,7 +64,8 @@ CREATE SEQUENCE mq.segment_id_seq;
 CREATE TABLE mq.segment (
     segment_id  bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mq.segment_id_seq'),
     topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    rolled_at   timestamptz     -- when it stopped being the active one; NULL while it is
 );
 CREATE INDEX ON mq.segment (topic_id, segment_id);
 COMMENT ON TABLE mq.segment IS 'mqext catalog: segments (child tables of mq_data.log) of each topic, oldest first';
@@ -74,7 +75,7 @@ CREATE TABLE mq.producer (
     producer_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     transactional_id  text UNIQUE,
     epoch             integer NOT NULL DEFAULT 0,
-    owner             oid NOT NULL,     -- the role that got it (init_producer)
+    owner             regrole NOT NULL, -- the role that got it (init_producer); by name in a dump
     created_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE mq.producer IS 'mqext catalog: idempotent producer ids and epochs';
@@ -299,6 +300,8 @@ AS $$
 DECLARE
     seg bigint;
 BEGIN
+    UPDATE mq.segment s SET rolled_at = clock_timestamp()
+     WHERE s.topic_id = p_topic_id AND s.rolled_at IS NULL;
     INSERT INTO mq.segment (topic_id) VALUES (p_topic_id) RETURNING segment_id INTO seg;
     EXECUTE format('CREATE TABLE mq_data.%I PARTITION OF mq_data.%I FOR VALUES IN (%s)',
                    'seg_' || seg, 'topic_' || p_topic_id, seg);

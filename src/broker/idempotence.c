@@ -287,12 +287,12 @@ MqIdempotenceRecord(const MqProducerArgs *p, int32 topic_id, int32 partition,
  * with a transactional id, the same id with its epoch bumped, which fences
  * the instances that hold an older one.  The epoch is stored in batches as
  * a 16-bit number: once it is used up, the transactional id gets a new
- * producer id at epoch 0 (as in Kafka), and the old id's state goes.
+ * producer id at epoch 0 (as in Kafka), and the old id stays, fenced.
  */
 void
 MqInitProducer(const char *transactional_id, int64 *producer_id, int32 *epoch)
 {
-	Oid			types[2] = {TEXTOID, OIDOID};
+	Oid			types[2] = {TEXTOID, REGROLEOID};
 	Datum		args[2];
 	char		nulls[2] = {' ', ' '};
 	MqCatalogAccess save;
@@ -351,12 +351,21 @@ MqInitProducer(const char *transactional_id, int64 *producer_id, int32 *epoch)
 				{
 					Oid			t = INT8OID;
 
-					/* epochs used up: this id goes, a new one comes below */
+					/*
+					 * Epochs used up: the transactional id moves to a new
+					 * producer id (below), and the old one stays, fenced
+					 * for good (an epoch past any an instance holds), so
+					 * that an old instance is told it was fenced, not that
+					 * its producer is unknown (whose hint, to initialize
+					 * again, would fence the new instance).
+					 */
 					ret = SPI_execute_plan(prepare(&init_drop_plan,
-												   "DELETE FROM mq.producer WHERE producer_id OPERATOR(pg_catalog.=) $1",
+												   "UPDATE mq.producer SET transactional_id = NULL,"
+												   " epoch = epoch OPERATOR(pg_catalog.+) 1"
+												   " WHERE producer_id OPERATOR(pg_catalog.=) $1",
 												   1, &t),
 										   &idarg, NULL, false, 0);
-					if (ret != SPI_OK_DELETE)
+					if (ret != SPI_OK_UPDATE)
 						elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 				}
 			}

@@ -818,6 +818,15 @@ cmd_consume(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	buf_init(&cs.out);
 	cs.conn = mq_connect();
+
+	/*
+	 * Each poll or fetch is a transaction of its own, and must see what
+	 * was committed since the last: whatever default a role or database
+	 * sets, a blocking poll under a fixed snapshot returns at once (and
+	 * would leave this loop spinning), and one never moves past
+	 * rolled-back records.
+	 */
+	PQclear(mq_exec(cs.conn, "SET default_transaction_isolation = 'read committed'", 0, NULL));
 	cs.t0 = now_usec();
 	if (group)
 		status = consume_group(&cs, group, argv + optind, argc - optind, &config,

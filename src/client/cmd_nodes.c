@@ -445,6 +445,7 @@ nodes_watch(int argc, char **argv)
 	{
 		int			sock;
 		fd_set		rfds;
+		struct timeval tv;
 		PGnotify   *nf;
 
 		while ((nf = PQnotifies(conn)) != NULL)
@@ -469,7 +470,10 @@ nodes_watch(int argc, char **argv)
 			mq_fail(conn, NULL, "connection lost");
 		FD_ZERO(&rfds);
 		FD_SET(sock, &rfds);
-		if (select(sock + 1, &rfds, NULL, NULL, NULL) < 0)
+		/* a finite wait: a signal between the check above and select() */
+		tv.tv_sec = 0;
+		tv.tv_usec = 500000;
+		if (select(sock + 1, &rfds, NULL, NULL, &tv) < 0)
 		{
 			if (errno == EINTR)
 				continue;

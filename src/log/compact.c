@@ -14,7 +14,7 @@
  * 2. A record is removable when a newer record of its key exists in the
  *    cleanable range, or when it is a tombstone (null value) that is the
  *    newest of its key, in a segment rolled more than delete.retention.ms
- *    ago.  (Not by the record's own timestamp, which the producer sets: a
+ *    ago (mq.segment.rolled_at).  (Not by the record's own timestamp, which the producer sets: a
  *    tombstone stamped an hour back would go at once, before a consumer
  *    that had read the key's older value could see the delete.  Kafka too
  *    counts from when the segment is cleaned, not from the record.)  Records
@@ -194,8 +194,10 @@ tuple_partition(HeapTuple tup, TupleDesc desc)
 }
 
 /*
- * When each of the first n segments stopped being the active one: the
- * creation time of the next one, in Unix milliseconds as a horizon is.
+ * When each of the first n segments stopped being the active one
+ * (mq.segment.rolled_at, set by the roll; not the next segment's creation
+ * time, which an idle topic's housekeeping keeps moving), in Unix
+ * milliseconds as a horizon is.
  */
 static int64 *
 segments_rolled_at(MqTopic *topic, int n)
@@ -213,17 +215,19 @@ segments_rolled_at(MqTopic *topic, int n)
 		bool		isnull;
 		TimestampTz ts;
 
-		args[1] = Int64GetDatum(topic->segment_ids[seg + 1]);
-		ret = SPI_execute_with_args("SELECT created_at FROM mq.segment"
+		args[1] = Int64GetDatum(topic->segment_ids[seg]);
+		ret = SPI_execute_with_args("SELECT rolled_at FROM mq.segment"
 									" WHERE topic_id OPERATOR(pg_catalog.=) $1"
 									"   AND segment_id OPERATOR(pg_catalog.=) $2",
 									2, types, args, NULL, true, 1);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-		/* gone meanwhile (a drop): its tombstones stay, this time */
+		/* gone meanwhile (a drop), or not rolled: its tombstones stay */
 		ts = SPI_processed == 1 ?
 			DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) :
 			DT_NOEND;
+		if (SPI_processed == 1 && isnull)
+			ts = DT_NOEND;
 		out[seg] = ts == DT_NOEND ? PG_INT64_MAX :
 			ts / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 	}

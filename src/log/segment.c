@@ -277,6 +277,14 @@ mq_segment_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	}
 }
 
+/* Transaction end: the list's memory goes with TopTransactionContext. */
+void
+MqSegmentXactEnd(void)
+{
+	referenced_relids = NIL;
+	referenced_lxid = InvalidLocalTransactionId;
+}
+
 void
 MqSegmentInit(void)
 {

@@ -32,5 +32,6 @@ extern void MqSegmentHoldForTransaction(MqSegmentRel *seg, LOCKMODE mode);
 extern void MqSegmentHoldReferenced(MqSegmentRel *seg);
 extern void MqSegmentClose(MqSegmentRel *seg);
 extern void MqSegmentInit(void);
+extern void MqSegmentXactEnd(void);
 
 #endif							/* MQ_SEGMENT_H */

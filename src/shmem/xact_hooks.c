@@ -30,6 +30,7 @@
 
 #include "bgw/launcher.h"
 #include "broker/watch.h"
+#include "log/segment.h"
 #include "shmem/partition_state.h"
 #include "shmem/waiters.h"
 #include "shmem/xact_hooks.h"
@@ -66,6 +67,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			MqWatchForget();
 			MqPartitionXactEnd();
 			MqLauncherXactEnd(false);
+			MqSegmentXactEnd();
 			break;
 		case XACT_EVENT_PRE_COMMIT:
 			MqWatchNotifyAtPreCommit();
@@ -77,6 +79,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			MqPartitionXactEnd();
 			MqWakeAtCommit();
 			MqLauncherXactEnd(true);
+			MqSegmentXactEnd();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -91,6 +94,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			MqWatchForget();
 			MqWaitUnregister();
 			MqLauncherXactEnd(false);
+			MqSegmentXactEnd();
 			break;
 		default:
 			break;
