@@ -841,8 +841,15 @@ SELECT mq._leave_barrier('/w/bar', :'pa', '3') AS not_all_there, pg_temp.childre
 SELECT mq.node_create_all('/w/sq');
 SELECT mq.node_create('/w/sq/lock-');
 SELECT mq.node_create('/w/sq/n_!');
+-- a place in line by hand (here leased, to outlive the session) is refused
+SELECT pg_temp.err($q$SELECT mq.node_create('/w/sq/lock-0000000000', ttl => '100 years')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/w/sq/n_0000000000')$q$);
+-- and a node of this session's own with the prefix is not its place in line
+SELECT mq.node_create('/w/sq/lock-!x', ephemeral => true);
 SELECT mq.lock('/w/sq', 0) AS locked;
+SELECT path FROM mq.node WHERE parent = '/w/sq' AND owner_pid IS NOT NULL ORDER BY 1;
 SELECT mq.unlock('/w/sq');
+SELECT path FROM mq.node WHERE parent = '/w/sq' AND owner_pid IS NOT NULL ORDER BY 1;
 SELECT mq.elect('/w/sq', 'me') AS leading;
 SELECT convert_from(data, 'UTF8') AS leader FROM mq.leader('/w/sq');
 SELECT mq.fence('/w/sq', mq.fencing_token('/w/sq'));

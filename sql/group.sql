@@ -458,6 +458,27 @@ SELECT mq.delete_group('end');
 SELECT mq.drop_topic('g.end');
 
 -------------------------------------------------------------------------------
+-- auto.offset.reset none: a partition added after the member polled has no
+-- committed offset, and the member may commit one to start it (nobody has
+-- processed it: not a stale commit)
+-------------------------------------------------------------------------------
+SELECT mq.create_topic('g.none', 1);
+SELECT mq.subscribe('none', ARRAY['g.none'], 'np', '{"auto.offset.reset": "none"}');
+SELECT mq.commit('none', 'g.none', 0, 0, 'np');
+SELECT count(*) FROM mq.poll('none', member_id => 'np');
+SELECT mq.add_partitions('g.none', 2);
+-- the poll that rebalances keeps the new assignment (and reads nothing of
+-- partition 1); the next one raises MQ013 for it
+SELECT count(*) FROM mq.poll('none', member_id => 'np');
+SELECT * FROM pg_temp.members('none');
+SELECT pg_temp.err($q$SELECT count(*) FROM mq.poll('none', member_id => 'np')$q$);
+SELECT mq.commit('none', 'g.none', 1, 0, 'np');
+SELECT count(*) FROM mq.poll('none', member_id => 'np');
+SELECT mq.unsubscribe('none', 'np');
+SELECT mq.delete_group('none');
+SELECT mq.drop_topic('g.none');
+
+-------------------------------------------------------------------------------
 -- A member with a member id that stops polling leaves after
 -- session.timeout.ms
 -------------------------------------------------------------------------------

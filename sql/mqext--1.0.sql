@@ -1378,6 +1378,7 @@ DECLARE
     s_part integer[];
     s_gen integer[];
     s_seen bigint[];
+    s_from bigint[];
     s_to bigint[];
 BEGIN
     IF poll.max_records IS NULL OR poll.max_records < 1 THEN
@@ -1408,7 +1409,7 @@ BEGIN
         got := '{}';
         w_topics := '{}'; w_parts := '{}'; w_pos := '{}';
         c_tid := '{}'; c_part := '{}'; c_pos := '{}'; c_gen := '{}';
-        s_tid := '{}'; s_part := '{}'; s_gen := '{}'; s_seen := '{}'; s_to := '{}';
+        s_tid := '{}'; s_part := '{}'; s_gen := '{}'; s_seen := '{}'; s_from := '{}'; s_to := '{}';
 
         -- read, without locks, from the partitions we own, least recently served first
         FOR a IN SELECT t.name, ga.topic_id, ga.partition, ga.position, ga.generation
@@ -1429,8 +1430,20 @@ BEGIN
                 pos := NULL;
             END IF;
             IF pos IS NULL THEN
-                pos := mq._start_position(m.group_id, a.name, a.topic_id, a.partition,
-                                          m.config->>'auto.offset.reset');
+                BEGIN
+                    pos := mq._start_position(m.group_id, a.name, a.topic_id, a.partition,
+                                              m.config->>'auto.offset.reset');
+                EXCEPTION WHEN SQLSTATE 'MQ013' THEN
+                    -- auto.offset.reset none, and this poll's own rebalance
+                    -- gave the partition: raising would roll the rebalance
+                    -- back with it, and the member could never commit or
+                    -- seek to start the partition (it would not own it).
+                    -- Let the assignment commit; the next poll raises.
+                    IF rebalanced THEN
+                        CONTINUE;
+                    END IF;
+                    RAISE;
+                END;
                 -- remember where we start, or "latest" would move on by itself
                 -- (a row a rebalance is moving is locked by it: leave it)
                 PERFORM 1 FROM mq.group_assignment ga
@@ -1479,7 +1492,8 @@ BEGIN
                 -- snapshot may just not see them yet.)
                 IF lso > pos AND read_committed THEN
                     s_tid := s_tid || a.topic_id; s_part := s_part || a.partition;
-                    s_gen := s_gen || a.generation; s_seen := s_seen || seen; s_to := s_to || lso;
+                    s_gen := s_gen || a.generation; s_seen := s_seen || seen;
+                    s_from := s_from || pos; s_to := s_to || lso;
                 END IF;
                 CONTINUE;
             END IF;
@@ -1515,8 +1529,17 @@ BEGIN
                     greatest(1, (extract(epoch FROM deadline - clock_timestamp()) * 1000)::integer));
     END LOOP;
 
-    -- past the rolled-back tails the last round found (fenced as above)
+    -- past the rolled-back tails the last round found (fenced as above).
+    -- First make sure, with a snapshot taken now, that no record with a
+    -- batch in the range is there after all: a fetch also stops early at a
+    -- batch committed after its snapshot (a segment compaction swapped in
+    -- meanwhile writes every batch anew), which must not be taken for a
+    -- rolled-back one.
     FOR n IN 1 .. cardinality(s_tid) LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM mq_data.log l
+                               WHERE l.topic_id = s_tid[n] AND l.partition = s_part[n]
+                                 AND l.last_offset >= s_from[n] AND l.base_offset < s_to[n]
+                                 AND l.record_count > 0);
         PERFORM 1 FROM mq.group_assignment ga
          WHERE ga.group_id = m.group_id AND ga.topic_id = s_tid[n]
            AND ga.partition = s_part[n] AND ga.member_id = m.member_id
@@ -1653,10 +1676,16 @@ BEGIN
     -- committed it since (Kafka refuses a commit from a member that has not
     -- rejoined: ILLEGAL_GENERATION).  A member that never polled may commit
     -- (to set where it starts, with auto.offset.reset none).
+    -- (Only when there is a committed offset: without one nobody has
+    -- processed the partition, and the commit sets where reading starts,
+    -- as auto.offset.reset none asks.)
     IF EXISTS (SELECT 1 FROM mq.group_assignment ga
                 WHERE ga.group_id = m.group_id AND ga.topic_id = tid
                   AND ga.partition = commit.partition AND ga.position IS NULL
-                  AND ga.generation > m.seen_generation) THEN
+                  AND ga.generation > m.seen_generation)
+       AND EXISTS (SELECT 1 FROM mq.group_offset o
+                    WHERE o.group_id = m.group_id AND o.topic_id = tid
+                      AND o.partition = commit.partition) THEN
         RAISE EXCEPTION 'commit failed: member "%" of group "%" has not polled topic "%" partition % since it was assigned',
                         m.member_id, m.group_id, commit.topic, commit.partition
             USING ERRCODE = 'MQ010',
@@ -2228,6 +2257,15 @@ BEGIN
     IF p.owner_pid IS NOT NULL OR p.lease_id IS NOT NULL THEN
         RAISE EXCEPTION 'ephemeral node "%" cannot have children', par USING ERRCODE = 'MQ024';
     END IF;
+    -- the recipes' places in line come from the sequence only: a name of
+    -- theirs given by hand would jump a line (mq._in_line)
+    IF NOT sequential AND substr(path, length(par) + CASE WHEN par = '/' THEN 1 ELSE 2 END)
+                          ~ '^(n_|lock-|p-)[0-9]{10}$' THEN
+        RAISE EXCEPTION 'node name "%" is reserved', path
+            USING ERRCODE = '22023',
+                  DETAIL = 'Names of n_, lock- or p- and ten digits are the places in line of elections, locks and barriers.',
+                  HINT = 'Create such nodes with sequential => true, or use mq.elect, mq.lock or mq.barrier.';
+    END IF;
     IF sequential THEN
         UPDATE mq.node n SET next_seq = n.next_seq + 1 WHERE n.path = par RETURNING n.next_seq - 1 INTO seq;
         actual := path || lpad(seq::text, 10, '0');
@@ -2599,7 +2637,8 @@ CREATE FUNCTION mq._queue_mine(dir text, prefix text, lease bigint) RETURNS text
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT n.path FROM mq.node n
-     WHERE n.parent = dir AND starts_with(n.path, dir || CASE WHEN dir = '/' THEN '' ELSE '/' END || prefix)
+     WHERE n.parent = dir
+       AND mq._in_line(n.path, dir || CASE WHEN dir = '/' THEN '' ELSE '/' END || prefix, n.owner_pid, n.lease_id)
        AND CASE WHEN lease IS NULL
                 THEN n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start()
                 ELSE n.lease_id = lease END
