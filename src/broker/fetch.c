@@ -185,6 +185,21 @@ MqOffsetForTime(MqTopic *topic, int32 partition, int64 ts_ms, int64 *offset)
 	return found;
 }
 
+/* Read an offset of a partition's slot. */
+static int64
+slot_offset(MqTopic *topic, int32 partition, int64 (*read) (MqPartitionSlot *slot))
+{
+	MqSegmentRel seg;
+	int64		offset;
+
+	MqCheckPartition(topic, partition);
+	/* a lock on a segment keeps the slot in place (partition_state.c) */
+	MqSegmentOpen(topic, topic->nsegments - 1, AccessShareLock, &seg, false);
+	offset = read(MqTopicPartitionSlot(topic, partition));
+	MqSegmentClose(&seg);
+	return offset;
+}
+
 /*
  * The partition's log end offset: the next offset to be handed out, above
  * the records in flight.  A position beyond it is out of range.
@@ -192,26 +207,11 @@ MqOffsetForTime(MqTopic *topic, int32 partition, int64 ts_ms, int64 *offset)
 int64
 MqLogEndOffset(MqTopic *topic, int32 partition)
 {
-	MqSegmentRel seg;
-	int64		end;
-
-	MqCheckPartition(topic, partition);
-	MqSegmentOpen(topic, topic->nsegments - 1, AccessShareLock, &seg, false);
-	end = MqPartitionLogEnd(MqTopicPartitionSlot(topic, partition));
-	MqSegmentClose(&seg);
-	return end;
+	return slot_offset(topic, partition, MqPartitionLogEnd);
 }
 
 int64
 MqLastStableOffset(MqTopic *topic, int32 partition)
 {
-	MqSegmentRel seg;
-	int64		lso;
-
-	MqCheckPartition(topic, partition);
-	/* a lock on a segment keeps the slot in place (partition_state.c) */
-	MqSegmentOpen(topic, topic->nsegments - 1, AccessShareLock, &seg, false);
-	lso = MqPartitionLastStable(MqTopicPartitionSlot(topic, partition));
-	MqSegmentClose(&seg);
-	return lso;
+	return slot_offset(topic, partition, MqPartitionLastStable);
 }

@@ -562,6 +562,26 @@ read_record(Reader *r, char delim, bool check_pause)
 	}
 }
 
+/*
+ * A record refused before it was sent (reported by the caller): without
+ * --keep-going the command stops, nothing of its batch written; with it,
+ * what came before is sent and the batch goes on after the record.
+ * Returns whether to go on.
+ */
+static bool
+after_refused(PGconn *conn, const ProduceOpts *o, Batch *b, Stats *st, long long lineno)
+{
+	bool		ok;
+
+	st->failed++;
+	if (!o->keep_going)
+		return false;
+	/* keep the line numbers of the batch contiguous */
+	ok = flush_batch(conn, o, b, st);
+	b->first_line = lineno + 1;
+	return ok;
+}
+
 /* One whole file as one record. */
 static void
 read_file(const ProduceOpts *o, const char *path, Buf *out)
@@ -815,14 +835,7 @@ cmd_produce(int argc, char **argv)
 					fprintf(stderr, "%s: error: line %lld: a line of %llu bytes, larger than a value can be (%d bytes)%s\n",
 							progname, lineno, (unsigned long long) r.line_len, MAX_VALUE_BYTES,
 							o.keep_going ? "" : " (its batch is not written)");
-				st.failed++;
-				if (!o.keep_going)
-				{
-					ok = false;
-					break;
-				}
-				ok = flush_batch(conn, &o, &b, &st);
-				b.first_line = lineno + 1;
+				ok = after_refused(conn, &o, &b, &st, lineno);
 				continue;
 			}
 			value = r.rec.data ? r.rec.data : "";
@@ -858,15 +871,7 @@ cmd_produce(int argc, char **argv)
 				fprintf(stderr, "%s: error: line %lld: record of %lld bytes is larger than max.message.bytes (%lld) of topic \"%s\"%s\n",
 						progname, lineno, (long long) size, (long long) o.max_message, o.topic,
 						o.keep_going ? "" : " (its batch is not written)");
-				st.failed++;
-				if (!o.keep_going)
-				{
-					ok = false;
-					break;
-				}
-				/* keep the line numbers of the batch contiguous */
-				ok = flush_batch(conn, &o, &b, &st);
-				b.first_line = lineno + 1;
+				ok = after_refused(conn, &o, &b, &st, lineno);
 				continue;
 			}
 			if (b.n > 0 && batch_bytes(&b) + (size_t) size > o.batch_bytes)
