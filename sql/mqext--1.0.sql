@@ -1370,6 +1370,7 @@ DECLARE
     c_part integer[];
     c_pos bigint[];
     c_gen integer[];
+    l_gen integer[] := '{}';   -- generations of the assignment rows this poll locked
     epoch bigint;
     lso bigint;
     seen bigint;
@@ -1453,6 +1454,7 @@ BEGIN
                    AND ga.position IS NOT DISTINCT FROM a.position
                    FOR NO KEY UPDATE SKIP LOCKED;
                 IF FOUND THEN
+                    l_gen := l_gen || a.generation;
                     UPDATE mq.group_assignment ga SET position = pos
                      WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
                        AND ga.partition = a.partition
@@ -1509,6 +1511,7 @@ BEGIN
                FOR NO KEY UPDATE SKIP LOCKED;
             wrote := true;
             IF FOUND THEN
+                l_gen := l_gen || a.generation;
                 UPDATE mq.group_assignment ga
                    SET position = recs[cardinality(recs)]."offset" + 1, last_fetch = clock_timestamp()
                  WHERE ga.group_id = m.group_id AND ga.topic_id = a.topic_id
@@ -1547,6 +1550,7 @@ BEGIN
            AND ga.position IS NOT DISTINCT FROM s_seen[n]
            FOR NO KEY UPDATE SKIP LOCKED;
         IF FOUND THEN
+            l_gen := l_gen || s_gen[n];
             UPDATE mq.group_assignment ga SET position = s_to[n]
              WHERE ga.group_id = m.group_id AND ga.topic_id = s_tid[n]
                AND ga.partition = s_part[n];
@@ -1582,7 +1586,9 @@ BEGIN
     END IF;
     UPDATE mq.group_member gm
        SET last_poll = clock_timestamp(),
-           seen_generation = greatest(gm.seen_generation, (SELECT max(g) FROM unnest(c_gen) g))
+           -- only from rows this poll holds: one it could not lock (a
+           -- rebalance moving it) was not read under its assignment
+           seen_generation = greatest(gm.seen_generation, (SELECT max(g) FROM unnest(l_gen) g))
      WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
 
     RETURN QUERY SELECT g.* FROM unnest(got) g;
