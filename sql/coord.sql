@@ -843,7 +843,10 @@ SELECT mq.node_create('/w/sq/lock-');
 SELECT mq.node_create('/w/sq/n_!');
 -- a place in line by hand (here leased, to outlive the session) is refused
 SELECT pg_temp.err($q$SELECT mq.node_create('/w/sq/lock-0000000000', ttl => '100 years')$q$);
-SELECT pg_temp.err($q$SELECT mq.node_create('/w/sq/n_0000000000')$q$);
+SELECT pg_temp.err($q$SELECT mq.node_create('/w/sq/n_0000000000', ephemeral => true)$q$);
+-- (a persistent one is never a place in line, and may be made: a directory
+-- of that name, say)
+SELECT mq.node_create('/w/sq/p-0000000007');
 -- and a node of this session's own with the prefix is not its place in line
 SELECT mq.node_create('/w/sq/lock-!x', ephemeral => true);
 SELECT mq.lock('/w/sq', 0) AS locked;

@@ -53,6 +53,8 @@ UPDATE mq.producer SET epoch = 32767 WHERE transactional_id = 'payments-1';
 SELECT producer_id <> :tpid AS new_id, epoch FROM mq.init_producer('payments-1');
 SELECT regexp_replace(pg_temp.err($q$SELECT mq.produce('i', 'old', partition => 1, producer_id => $q$ || :tpid || $q$, epoch => 32767, sequence => 0)$q$),
                       'producer \d+', 'producer N');
+-- (an epoch past 16 bits is refused outright)
+SELECT pg_temp.err($q$SELECT mq.produce('i', 'old', partition => 1, producer_id => $q$ || :tpid || $q$, epoch => 32768, sequence => 0)$q$);
 
 -- bad arguments
 SELECT pg_temp.err($q$SELECT mq.produce('i', 'x', producer_id => 424242, epoch => 0, sequence => 0)$q$);

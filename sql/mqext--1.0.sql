@@ -1308,6 +1308,39 @@ $$;
 COMMENT ON FUNCTION mq.unsubscribe(text, text) IS 'leave a consumer group; its partitions go to the other members';
 
 /* Where a member starts reading a partition it has no position in. */
+/*
+ * Does a partition hold a batch with records in [from_offset, to_offset),
+ * as a snapshot taken now sees it?  Each segment is locked before its
+ * statement's snapshot is taken (so a compaction swap has committed or is
+ * waited for), and only the segments are read, never their partitioned
+ * parents, which rolls and topic creation lock exclusively.
+ */
+CREATE FUNCTION mq._records_in_range(p_topic_id integer, p_partition integer,
+                                     from_offset bigint, to_offset bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seg bigint;
+    found boolean;
+BEGIN
+    FOR seg IN SELECT s.segment_id FROM mq.segment s WHERE s.topic_id = p_topic_id ORDER BY 1 LOOP
+        BEGIN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM mq_data.%I l WHERE l.partition = $1
+                                              AND l.last_offset >= $2 AND l.base_offset < $3
+                                              AND l.record_count > 0)', 'seg_' || seg)
+               INTO found USING p_partition, from_offset, to_offset;
+        EXCEPTION WHEN undefined_table THEN
+            found := false;     -- dropped since it was listed
+        END;
+        IF found THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+
 CREATE FUNCTION mq._start_position(p_group text, p_topic text, p_topic_id integer,
                                    p_partition integer, p_reset text) RETURNS bigint
     LANGUAGE plpgsql
@@ -1413,7 +1446,8 @@ BEGIN
         s_tid := '{}'; s_part := '{}'; s_gen := '{}'; s_seen := '{}'; s_from := '{}'; s_to := '{}';
 
         -- read, without locks, from the partitions we own, least recently served first
-        FOR a IN SELECT t.name, ga.topic_id, ga.partition, ga.position, ga.generation
+        FOR a IN SELECT t.name, ga.topic_id, ga.partition, ga.position, ga.generation,
+                        ga.xmin AS row_xmin
                    FROM mq.group_assignment ga JOIN mq.topic t ON t.topic_id = ga.topic_id
                   WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
                   ORDER BY ga.last_fetch NULLS FIRST, t.name, ga.partition LOOP
@@ -1435,12 +1469,13 @@ BEGIN
                     pos := mq._start_position(m.group_id, a.name, a.topic_id, a.partition,
                                               m.config->>'auto.offset.reset');
                 EXCEPTION WHEN SQLSTATE 'MQ013' THEN
-                    -- auto.offset.reset none, and this poll's own rebalance
-                    -- gave the partition: raising would roll the rebalance
-                    -- back with it, and the member could never commit or
-                    -- seek to start the partition (it would not own it).
-                    -- Let the assignment commit; the next poll raises.
-                    IF rebalanced THEN
+                    -- auto.offset.reset none, and this transaction's own
+                    -- rebalance (this poll's, or a subscribe before it) gave
+                    -- the partition: raising would roll the rebalance back
+                    -- with it, and the member could never commit or seek to
+                    -- start the partition (it would not own it).  Let the
+                    -- assignment commit; the next poll raises.
+                    IF mq._xid_is_mine(a.row_xmin) THEN
                         CONTINUE;
                     END IF;
                     RAISE;
@@ -1539,10 +1574,7 @@ BEGIN
     -- meanwhile writes every batch anew), which must not be taken for a
     -- rolled-back one.
     FOR n IN 1 .. cardinality(s_tid) LOOP
-        CONTINUE WHEN EXISTS (SELECT 1 FROM mq_data.log l
-                               WHERE l.topic_id = s_tid[n] AND l.partition = s_part[n]
-                                 AND l.last_offset >= s_from[n] AND l.base_offset < s_to[n]
-                                 AND l.record_count > 0);
+        CONTINUE WHEN mq._records_in_range(s_tid[n], s_part[n], s_from[n], s_to[n]);
         PERFORM 1 FROM mq.group_assignment ga
          WHERE ga.group_id = m.group_id AND ga.topic_id = s_tid[n]
            AND ga.partition = s_part[n] AND ga.member_id = m.member_id
@@ -1691,7 +1723,11 @@ BEGIN
                   AND ga.generation > m.seen_generation)
        AND EXISTS (SELECT 1 FROM mq.group_offset o
                     WHERE o.group_id = m.group_id AND o.topic_id = tid
-                      AND o.partition = commit.partition) THEN
+                      AND o.partition = commit.partition
+                      -- (one out of range is as good as none: MQ013 asks
+                      -- for this very commit)
+                      AND o.committed_offset BETWEEN mq.earliest_offset(commit.topic, commit.partition)
+                                                 AND mq._log_end_offset(commit.topic, commit.partition)) THEN
         RAISE EXCEPTION 'commit failed: member "%" of group "%" has not polled topic "%" partition % since it was assigned',
                         m.member_id, m.group_id, commit.topic, commit.partition
             USING ERRCODE = 'MQ010',
@@ -2265,8 +2301,10 @@ BEGIN
     END IF;
     -- the recipes' places in line come from the sequence only: a name of
     -- theirs given by hand would jump a line (mq._in_line)
-    IF NOT sequential AND substr(path, length(par) + CASE WHEN par = '/' THEN 1 ELSE 2 END)
-                          ~ '^(n_|lock-|p-)[0-9]{10}$' THEN
+    -- (a persistent node is never one: mq._in_line ignores it)
+    IF NOT sequential AND (ephemeral OR lid IS NOT NULL)
+       AND substr(path, length(par) + CASE WHEN par = '/' THEN 1 ELSE 2 END)
+           ~ '^(n_|lock-|p-)[0-9]{10}$' THEN
         RAISE EXCEPTION 'node name "%" is reserved', path
             USING ERRCODE = '22023',
                   DETAIL = 'Names of n_, lock- or p- and ten digits are the places in line of elections, locks and barriers.',

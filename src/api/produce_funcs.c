@@ -136,6 +136,12 @@ producer_args(FunctionCallInfo fcinfo, int first, MqProducerArgs *out)
 	out->producer_id = PG_GETARG_INT64(first);
 	out->epoch = PG_GETARG_INT32(first + 1);
 	out->sequence = PG_GETARG_INT32(first + 2);
+	/* a batch carries the epoch in 16 bits */
+	if (out->epoch < 0 || out->epoch > PG_INT16_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("epoch %d is out of range", out->epoch),
+				 errdetail("Epochs run from 0 to %d.", PG_INT16_MAX)));
 	return out;
 }
 

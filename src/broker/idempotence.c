@@ -132,7 +132,8 @@ MqIdempotenceCheck(const MqProducerArgs *p, int32 topic_id, int32 partition,
 				 errhint("Get a producer id of your own from mq.init_producer().")));
 	current_epoch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));
-	if (p->epoch < current_epoch)
+	/* (past the 16 bits of a batch: an id retired at the epoch rollover) */
+	if (p->epoch < current_epoch || current_epoch > PG_INT16_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_MQ_PRODUCER_FENCED),
 				 errmsg("producer " INT64_FORMAT " with epoch %d has been fenced",
