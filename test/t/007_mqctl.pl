@@ -515,6 +515,20 @@ unlike($out, qr/lost/, 'bench latency: nothing lost');
 	is("$rc:$out", "0:t1\nt2\nt3\n", 'group -e past a rolled-back tail: the three records, exit 0');
 	is(sql(q{SELECT sum(lag) FROM mq.consumer_lag WHERE group_id = 'tailg'}), '0',
 		'and the group has no lag left');
+
+	# the same for a role whose transactions default to REPEATABLE READ,
+	# under which polls neither wait nor move past rolled-back records:
+	# mqctl reads in READ COMMITTED whatever the default (else -e would
+	# never end, and a plain group consume would spin)
+	sql(q{CREATE ROLE regress_rr LOGIN SUPERUSER;
+	      ALTER ROLE regress_rr SET default_transaction_isolation = 'repeatable read'});
+	sql(q{BEGIN; SELECT mq.produce('tail', 'gone again'); ROLLBACK;});
+	($rc, $out, $err) = mqctl('consume', 'tail', '-g', 'tailrr', '-o', 'beginning', '-e', '-f', '%s\n',
+		'-U', 'regress_rr');
+	is("$rc:$out", "0:t1\nt2\nt3\n", 'group -e under a REPEATABLE READ default: the three records, exit 0');
+	is(sql(q{SELECT sum(lag) FROM mq.consumer_lag WHERE group_id = 'tailrr'}), '0',
+		'under a REPEATABLE READ default too, no lag left');
+	sql(q{DROP ROLE regress_rr});
 }
 
 # a line longer than any record the topic takes is counted, not kept
