@@ -52,7 +52,7 @@ static SPIPlanPtr producer_plan = NULL;
 static SPIPlanPtr init_find_plan = NULL;
 static SPIPlanPtr init_insert_plan = NULL;
 static SPIPlanPtr init_bump_plan = NULL;
-static SPIPlanPtr init_drop_plan = NULL;
+static SPIPlanPtr init_retire_plan = NULL;
 static SPIPlanPtr state_plan = NULL;
 static SPIPlanPtr state_insert_plan = NULL;
 static SPIPlanPtr state_update_plan = NULL;
@@ -325,6 +325,7 @@ MqInitProducer(const char *transactional_id, int64 *producer_id, int32 *epoch)
 			{
 				HeapTuple	tup = SPI_tuptable->vals[0];
 				TupleDesc	desc = SPI_tuptable->tupdesc;
+				Oid			idtype = INT8OID;
 				Datum		idarg;
 
 				id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
@@ -337,12 +338,10 @@ MqInitProducer(const char *transactional_id, int64 *producer_id, int32 *epoch)
 				idarg = Int64GetDatum(id);
 				if (cur < PG_INT16_MAX)
 				{
-					Oid			t = INT8OID;
-
 					ret = SPI_execute_plan(prepare(&init_bump_plan,
 												   "UPDATE mq.producer SET epoch = epoch OPERATOR(pg_catalog.+) 1"
 												   " WHERE producer_id OPERATOR(pg_catalog.=) $1 RETURNING producer_id, epoch",
-												   1, &t),
+												   1, &idtype),
 										   &idarg, NULL, false, 1);
 					if (ret != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 						elog(ERROR, "could not bump the epoch of producer " INT64_FORMAT, id);
@@ -350,8 +349,6 @@ MqInitProducer(const char *transactional_id, int64 *producer_id, int32 *epoch)
 				}
 				else
 				{
-					Oid			t = INT8OID;
-
 					/*
 					 * Epochs used up: the transactional id moves to a new
 					 * producer id (below), and the old one stays, fenced
@@ -360,11 +357,11 @@ MqInitProducer(const char *transactional_id, int64 *producer_id, int32 *epoch)
 					 * its producer is unknown (whose hint, to initialize
 					 * again, would fence the new instance).
 					 */
-					ret = SPI_execute_plan(prepare(&init_drop_plan,
+					ret = SPI_execute_plan(prepare(&init_retire_plan,
 												   "UPDATE mq.producer SET transactional_id = NULL,"
 												   " epoch = epoch OPERATOR(pg_catalog.+) 1"
 												   " WHERE producer_id OPERATOR(pg_catalog.=) $1",
-												   1, &t),
+												   1, &idtype),
 										   &idarg, NULL, false, 0);
 					if (ret != SPI_OK_UPDATE)
 						elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));

@@ -14,21 +14,23 @@
  * 2. A record is removable when a newer record of its key exists in the
  *    cleanable range, or when it is a tombstone (null value) that is the
  *    newest of its key, in a segment rolled more than delete.retention.ms
- *    ago (mq.segment.rolled_at).  (Not by the record's own timestamp, which the producer sets: a
- *    tombstone stamped an hour back would go at once, before a consumer
- *    that had read the key's older value could see the delete.  Kafka too
- *    counts from when the segment is cleaned, not from the record.)  Records
- *    without a key are kept.  Only what lies below the partition's LSO
- *    counts (Kafka's "first uncleanable offset"), read before the
+ *    ago (mq.segment.rolled_at; not by the record's own timestamp, which
+ *    the producer sets: a tombstone stamped an hour back would go at once,
+ *    before a consumer that had read the key's older value could see the
+ *    delete.  Kafka too counts from cleaning, not from the record.)
+ *    Records without a key are kept.  Only what lies below the partition's
+ *    LSO counts (Kafka's "first uncleanable offset"), read before the
  *    snapshot as a reader reads it: a record of a transaction still in
  *    flight, even in an older segment, may be the newest of its key once
- *    it commits, so nothing above it may decide (a tombstone removed
- *    above it would bring the key back).  Compaction runs only when the removable share
- *    of the cleanable records reaches min.cleanable.dirty.ratio.
+ *    it commits, so nothing above it may decide (a tombstone removed above
+ *    it would bring the key back).  Compaction runs only when the
+ *    removable share of the cleanable records reaches
+ *    min.cleanable.dirty.ratio.
  * 3. The oldest segment with something to remove is rewritten into a new
  *    relation (one per call, so that the swap's locks are held briefly:
- *    the next waits for the next call), batch by batch: a batch keeps its base offset and last
- *    offset delta, and its kept records their offsets; a batch with
+ *    the next waits for the next call), batch by batch: a batch keeps its
+ *    base offset and last offset delta, and its kept records their
+ *    offsets; a batch with
  *    nothing left stays as an empty batch, so that the last offset of every
  *    partition, which restarts the offset counter after a crash, survives.
  *    Then, in the same transaction, the old relation is dropped and the new
@@ -55,9 +57,11 @@
 #include "access/tableam.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -203,32 +207,32 @@ static int64 *
 segments_rolled_at(MqTopic *topic, int n)
 {
 	int64	   *out = palloc(sizeof(int64) * n);
-	Oid			types[2] = {INT4OID, INT8OID};
-	Datum		args[2];
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Oid			type = INT8ARRAYOID;
+	Datum		arg;
 	int			ret;
 
+	for (int seg = 0; seg < n; seg++)
+		ids[seg] = Int64GetDatum(topic->segment_ids[seg]);
+	arg = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	args[0] = Int32GetDatum(topic->topic_id);
+	/* one row per segment, in order; NULL when gone (a drop) or not rolled */
+	ret = SPI_execute_with_args("SELECT s.rolled_at"
+								"  FROM pg_catalog.unnest($1) WITH ORDINALITY u(id, i)"
+								"  LEFT JOIN mq.segment s ON s.segment_id OPERATOR(pg_catalog.=) u.id"
+								" ORDER BY u.i",
+								1, &type, &arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != (uint64) n)
+		elog(ERROR, "could not read when the segments of topic \"%s\" were rolled", topic->name);
 	for (int seg = 0; seg < n; seg++)
 	{
 		bool		isnull;
-		TimestampTz ts;
+		TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[seg],
+														   SPI_tuptable->tupdesc, 1, &isnull));
 
-		args[1] = Int64GetDatum(topic->segment_ids[seg]);
-		ret = SPI_execute_with_args("SELECT rolled_at FROM mq.segment"
-									" WHERE topic_id OPERATOR(pg_catalog.=) $1"
-									"   AND segment_id OPERATOR(pg_catalog.=) $2",
-									2, types, args, NULL, true, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-		/* gone meanwhile (a drop), or not rolled: its tombstones stay */
-		ts = SPI_processed == 1 ?
-			DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) :
-			DT_NOEND;
-		if (SPI_processed == 1 && isnull)
-			ts = DT_NOEND;
-		out[seg] = ts == DT_NOEND ? PG_INT64_MAX :
+		/* its tombstones stay */
+		out[seg] = isnull ? PG_INT64_MAX :
 			ts / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 	}
 	SPI_finish();

@@ -29,7 +29,6 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
-#include "storage/proc.h"
 #include "utils/inval.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -211,12 +210,10 @@ MqSegmentHoldForTransaction(MqSegmentRel *seg, LOCKMODE mode)
 
 /*
  * Segments whose stored batches this transaction handed out by reference
- * (MqSegmentHoldReferenced): their relids, in TopTransactionContext, and
- * the transaction they belong to (a list of an earlier transaction is gone
- * with its memory).
+ * (MqSegmentHoldReferenced): their relids, in TopTransactionContext,
+ * forgotten when the transaction ends (MqSegmentXactEnd).
  */
 static List *referenced_relids = NIL;
-static LocalTransactionId referenced_lxid = InvalidLocalTransactionId;
 static object_access_hook_type prev_object_access_hook = NULL;
 
 /*
@@ -232,11 +229,6 @@ MqSegmentHoldReferenced(MqSegmentRel *seg)
 	MemoryContext old;
 
 	MqSegmentHoldForTransaction(seg, AccessShareLock);
-	if (referenced_lxid != MyProc->lxid)
-	{
-		referenced_relids = NIL;
-		referenced_lxid = MyProc->lxid;
-	}
 	if (!list_member_oid(referenced_relids, relid))
 	{
 		old = MemoryContextSwitchTo(TopTransactionContext);
@@ -263,7 +255,6 @@ mq_segment_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 
 	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 &&
-		referenced_lxid == MyProc->lxid &&
 		list_member_oid(referenced_relids, objectId))
 	{
 		char	   *relname = get_rel_name(objectId);
@@ -282,7 +273,6 @@ void
 MqSegmentXactEnd(void)
 {
 	referenced_relids = NIL;
-	referenced_lxid = InvalidLocalTransactionId;
 }
 
 void
