@@ -2303,8 +2303,7 @@ BEGIN
     -- theirs given by hand would jump a line (mq._in_line)
     -- (a persistent node is never one: mq._in_line ignores it)
     IF NOT sequential AND (ephemeral OR lid IS NOT NULL)
-       AND substr(path, length(par) + CASE WHEN par = '/' THEN 1 ELSE 2 END)
-           ~ '^(n_|lock-|p-)[0-9]{10}$' THEN
+       AND path ~ '/(n_|lock-|p-)[0-9]{10}$' THEN
         RAISE EXCEPTION 'node name "%" is reserved', path
             USING ERRCODE = '22023',
                   DETAIL = 'Names of n_, lock- or p- and ten digits are the places in line of elections, locks and barriers.',
@@ -2668,6 +2667,12 @@ $$;
  * nodes could otherwise place to jump the line, block it for good (a
  * persistent "lock-" sorts first) or be counted at a barrier.
  */
+/* The path prefix of a line's places: dir's child name prefix. */
+CREATE FUNCTION mq._line_base(dir text, prefix text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN dir || CASE WHEN dir = '/' THEN '' ELSE '/' END || prefix;
+
 CREATE FUNCTION mq._in_line(path text, base text, owner_pid integer, lease_id bigint) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -2682,7 +2687,7 @@ CREATE FUNCTION mq._queue_mine(dir text, prefix text, lease bigint) RETURNS text
 BEGIN ATOMIC
     SELECT n.path FROM mq.node n
      WHERE n.parent = dir
-       AND mq._in_line(n.path, dir || CASE WHEN dir = '/' THEN '' ELSE '/' END || prefix, n.owner_pid, n.lease_id)
+       AND mq._in_line(n.path, mq._line_base(dir, prefix), n.owner_pid, n.lease_id)
        AND CASE WHEN lease IS NULL
                 THEN n.owner_pid = pg_backend_pid() AND n.owner_start = mq._session_start()
                 ELSE n.lease_id = lease END
@@ -2700,7 +2705,7 @@ CREATE FUNCTION mq._queue_wait(dir text, prefix text, data bytea, timeout_ms int
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    base text := dir || CASE WHEN dir = '/' THEN '' ELSE '/' END || prefix;
+    base text := mq._line_base(dir, prefix);
     mine text;
     pred text;
     ep bigint;
@@ -2782,8 +2787,7 @@ BEGIN
     PERFORM mq._sweep_nodes_aside();
     RETURN QUERY SELECT n.path::text, n.data FROM mq.node n
                   WHERE n.parent = election
-                    AND mq._in_line(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_',
-                                    n.owner_pid, n.lease_id)
+                    AND mq._in_line(n.path, mq._line_base(election, 'n_'), n.owner_pid, n.lease_id)
                   ORDER BY n.path LIMIT 1;
 END
 $$;
@@ -2824,8 +2828,7 @@ BEGIN
     -- before the caller's transaction ends
     SELECT n.path INTO lead FROM mq.node n
      WHERE n.parent = election
-       AND mq._in_line(n.path, election || CASE WHEN election = '/' THEN '' ELSE '/' END || 'n_',
-                       n.owner_pid, n.lease_id)
+       AND mq._in_line(n.path, mq._line_base(election, 'n_'), n.owner_pid, n.lease_id)
      ORDER BY n.path LIMIT 1 FOR KEY SHARE;
     -- the lock lasts until the transaction ends: later sweeps in it must
     -- not be left to a transaction that would wait for it
@@ -2877,8 +2880,7 @@ CREATE FUNCTION mq._barrier_arrived(path text) RETURNS integer
 BEGIN ATOMIC
     SELECT count(*)::integer FROM mq.node n
      WHERE n.parent = _barrier_arrived.path
-       AND mq._in_line(n.path, _barrier_arrived.path || CASE WHEN _barrier_arrived.path = '/' THEN '' ELSE '/' END || 'p-',
-                       n.owner_pid, n.lease_id);
+       AND mq._in_line(n.path, mq._line_base(_barrier_arrived.path, 'p-'), n.owner_pid, n.lease_id);
 END;
 
 CREATE FUNCTION mq._leave_barrier(path text, mine text, participants text) RETURNS text
@@ -2923,8 +2925,7 @@ BEGIN
     BEGIN
         mine := mq._queue_mine(path, 'p-', lease);
         IF mine IS NULL THEN
-            mine := mq._join_line_now(path, path || CASE WHEN path = '/' THEN '' ELSE '/' END || 'p-',
-                                      NULL, lease);
+            mine := mq._join_line_now(path, mq._line_base(path, 'p-'), NULL, lease);
         END IF;
         LOOP
             ep := mq._key_epoch('node:' || path);

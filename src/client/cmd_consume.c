@@ -257,6 +257,18 @@ text_array(Buf *b, char **items, int n)
  * Group mode
  * --------------------------------------------------------------------- */
 
+/* mq.commit of the member's positions; false if our SIGINT canceled it */
+static bool
+commit_positions(PGconn *conn, const char *group)
+{
+	PGresult   *res = mq_exec_interruptible(conn, "SELECT mq.commit($1)", 1, &group);
+
+	if (res == NULL)
+		return false;
+	PQclear(res);
+	return true;
+}
+
 static int
 consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 			  Buf *config, int max_records, int poll_timeout, bool exit_at_end)
@@ -340,14 +352,9 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 		{
 			empties = 0;
 			verbose_msg("%lld records (total %lld)", n, cs->printed);
-			if (!auto_commit && !cs->write_failed)
-			{
-				/* canceled: the final commit below does it */
-				res = mq_exec_interruptible(conn, "SELECT mq.commit($1)", 1, &group);
-				if (res == NULL)
-					break;
-				PQclear(res);
-			}
+			/* canceled: the final commit below does it */
+			if (!auto_commit && !cs->write_failed && !commit_positions(conn, group))
+				break;
 			continue;
 		}
 		if (!exit_at_end)
@@ -358,13 +365,8 @@ consume_group(ConsumeState *cs, const char *group, char **topics, int ntopics,
 		 * empty poll committed every position (auto-commit), so the
 		 * committed offsets are the positions.
 		 */
-		if (!auto_commit)
-		{
-			res = mq_exec_interruptible(conn, "SELECT mq.commit($1)", 1, &group);
-			if (res == NULL)
-				break;
-			PQclear(res);
-		}
+		if (!auto_commit && !commit_positions(conn, group))
+			break;
 		empties++;
 		params[1] = member;
 		res = mq_exec_interruptible(conn,
