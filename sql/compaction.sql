@@ -83,6 +83,64 @@ SELECT pg_temp.compact('two') AS compacted;
 SELECT string_agg(convert_from(value, 'UTF8'), ' ' ORDER BY "offset") FROM mq.fetch('two', 0, 0);
 SELECT pg_temp.compact('two') AS compacted;
 
+-- a compaction rolled back is done again: the plan kept between calls
+-- takes its segment for done only once the swap is there
+SELECT mq.create_topic('undo', 1, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000}');
+SELECT count(*) FROM mq.produce_batch('undo', ARRAY['a1', 'a2'], keys => ARRAY['a', 'a']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'undo';
+SELECT count(*) FROM mq.produce_batch('undo', ARRAY['b1', 'b2'], keys => ARRAY['b', 'b']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'undo';
+BEGIN;
+SELECT pg_temp.compact('undo') AS compacted;
+SELECT mq._compact_pending('undo', 2) AS more;
+ROLLBACK;
+SELECT mq._compact_pending('undo', 2) AS more;
+SELECT pg_temp.compact('undo') AS compacted;
+SELECT string_agg(convert_from(value, 'UTF8'), ' ' ORDER BY "offset") FROM mq.fetch('undo', 0, 0);
+SELECT mq._compact_pending('undo', 2) AS more;
+SELECT pg_temp.compact('undo') AS compacted;
+SELECT string_agg(convert_from(value, 'UTF8'), ' ' ORDER BY "offset") FROM mq.fetch('undo', 0, 0);
+SELECT mq._compact_pending('undo', 2) AS more;
+
+-- the map of keys holds at most mqext.compaction_buffer_size: it stops at
+-- the end of the batch that filled it, and what lies beyond waits for a
+-- later map.  Here the first batch alone (3000 keys) fills 64kB, so k2
+-- in the next batch is not seen: k1 stays, d1 (overwritten within the
+-- first batch) goes
+SELECT mq.create_topic('big', 1, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000}');
+SELECT count(*) FROM mq.produce_batch('big',
+    ARRAY(SELECT 'x' FROM generate_series(1, 3000)) || ARRAY['k1', 'd1', 'd2'],
+    keys => ARRAY(SELECT 'f' || i FROM generate_series(1, 3000) i) || ARRAY['k', 'd', 'd']);
+SELECT count(*) FROM mq.produce('big', 'k2', 'k');
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'big';
+SET mqext.compaction_buffer_size = '64kB';
+SELECT pg_temp.compact('big') AS compacted;
+SELECT convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+  FROM mq.fetch('big', 0, 3000) ORDER BY "offset";
+-- with room for the whole segment, k1 goes too
+RESET mqext.compaction_buffer_size;
+SELECT pg_temp.compact('big') AS compacted;
+SELECT convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+  FROM mq.fetch('big', 0, 3000) ORDER BY "offset";
+SELECT count(*) FROM mq.fetch('big', 0, 0, 10000);
+-- the bound's range
+SET mqext.compaction_buffer_size = '32kB';
+SHOW mqext.compaction_buffer_size;
+
+-- a topic found not dirty enough is not read again until something
+-- changes, a tombstone's delete.retention.ms running out included: here
+-- its segment was rolled less than the second pg_temp.compact allows
+SELECT mq.create_topic('tomb', 1, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000}');
+SELECT count(*) FROM mq.produce('tomb', NULL::bytea, 'k'::bytea);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'tomb';
+SELECT pg_temp.compact('tomb') AS compacted;
+SELECT pg_sleep(1.2);
+SELECT pg_temp.compact('tomb') AS compacted;
+SELECT count(*) FROM mq.fetch('tomb', 0, 0);
+
 SELECT mq.drop_topic('kv');
 SELECT mq.drop_topic('clean');
 SELECT mq.drop_topic('two');
+SELECT mq.drop_topic('undo');
+SELECT mq.drop_topic('big');
+SELECT mq.drop_topic('tomb');

@@ -3168,13 +3168,20 @@ CREATE FUNCTION mq._compact_topic(topic text, ncleanable integer, horizon_ms big
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_compact_topic';
 
+CREATE FUNCTION mq._compact_pending(topic text, ncleanable integer) RETURNS boolean
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_compact_pending';
+
 /*
  * Compact a topic (src/log/compact.c): the cleanable segments are the
  * oldest inactive ones whose newest record is older than
- * min.compaction.lag.ms, up to the first that is not.  Gives up for this
- * round rather than wait more than a second for a segment's readers.
+ * min.compaction.lag.ms, up to the first that is not.  Rewrites one
+ * segment; returns whether more are left in the plan (mq._compact_more).
+ * Gives up for this round rather than wait more than a second for a
+ * segment's readers.
  */
-CREATE FUNCTION mq._compact(p_topic_id integer, p_topic text, cfg jsonb, active bigint) RETURNS void
+CREATE FUNCTION mq._compact(p_topic_id integer, p_topic text, cfg jsonb, active bigint) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -3191,7 +3198,7 @@ BEGIN
         n := n + 1;
     END LOOP;
     IF n = 0 THEN
-        RETURN;
+        RETURN false;
     END IF;
     BEGIN
         PERFORM set_config('lock_timeout', '1000', true);
@@ -3203,6 +3210,7 @@ BEGIN
     EXCEPTION
         WHEN lock_not_available OR deadlock_detected THEN
             PERFORM set_config('lock_timeout', '0', true);
+            RETURN false;
         WHEN OTHERS THEN
             -- A compaction that fails (a full disk while it copies, a batch
             -- it cannot decode, memory) is undone and reported; the round
@@ -3216,7 +3224,35 @@ BEGIN
                 RAISE WARNING 'mqext: compaction of topic "%" failed: %', p_topic, msg
                     USING DETAIL = format('SQLSTATE %s.  It is retried at the next round.', state);
             END;
+            RETURN false;
     END;
+    RETURN mq._compact_pending(p_topic, n);
+END
+$$;
+
+/*
+ * The next segment of a topic's compaction plan, in a transaction of its
+ * own (the worker calls it after mq._housekeeping_topic while it returns
+ * true, for up to mqext.housekeeping_interval): the plan's map is built
+ * once, and each swap's locks are released as soon as it is done.
+ */
+CREATE FUNCTION mq._compact_more(p_topic_id integer) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    SELECT x.name, mq.default_config() || x.config AS cfg INTO t
+      FROM mq.topic x WHERE x.topic_id = p_topic_id;
+    IF NOT FOUND
+       OR coalesce(current_setting('mqext.enable_compaction', true), 'on') = 'off'
+       OR t.cfg->>'cleanup.policy' NOT IN ('compact', 'compact,delete')
+       OR NOT mq._compact_pending(t.name, 2147483647) THEN
+        RETURN false;
+    END IF;
+    RETURN mq._compact(p_topic_id, t.name, t.cfg,
+                       (SELECT max(s.segment_id) FROM mq.segment s WHERE s.topic_id = p_topic_id));
 END
 $$;
 

@@ -136,10 +136,15 @@ SELECT pg_temp.hk('ret.size');
 SELECT * FROM pg_temp.segs('ret.size');
 SELECT * FROM pg_temp.parts('ret.size');
 SELECT * FROM pg_temp.gone('size');
+-- -1 disables it again.  (In one transaction that keeps the worker out: a
+-- worker's step that read retention.bytes 1 and then found a10 would drop
+-- partition 1's segment.)
+BEGIN;
+LOCK TABLE mq.topic IN ACCESS EXCLUSIVE MODE;
 SELECT "offset" FROM mq.produce('ret.size', 'a10', partition => 0);
-SELECT "offset", value FROM mq.fetch_text('ret.size', 0, 0);
--- -1 disables it again
 SELECT mq.alter_topic('ret.size', '{"retention.bytes": -1}');
+COMMIT;
+SELECT "offset", value FROM mq.fetch_text('ret.size', 0, 0);
 SELECT pg_temp.hk('ret.size');
 SELECT pg_temp.hk('ret.size');
 SELECT * FROM pg_temp.segs('ret.size');
@@ -329,7 +334,43 @@ SELECT * FROM pg_temp.segs('ret.c');
 SELECT mq.delete_records('ret.c', 0, 2);
 SELECT pg_temp.hk('ret.c');
 SELECT * FROM pg_temp.segs('ret.c');
-SELECT mq.drop_topic(t) FROM unnest(ARRAY['ret.cd', 'ret.c']) t;
+
+-- compaction as the worker runs it: mq._housekeeping_topic rewrites the
+-- oldest dirty segment and keeps the plan; mq._compact_more rewrites the
+-- next, one per call (a transaction each in the worker), and says whether
+-- more are left.  min.compaction.lag.ms is lowered only inside the locked
+-- transaction, so that the worker leaves the topic alone.
+SELECT mq.create_topic('ret.cm', 1, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000,
+                                      "min.cleanable.dirty.ratio": 0}');
+SELECT count(*) FROM mq.produce_batch('ret.cm', ARRAY['a1', 'a2'], keys => ARRAY['a', 'a']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'ret.cm';
+SELECT count(*) FROM mq.produce_batch('ret.cm', ARRAY['b1', 'b2'], keys => ARRAY['b', 'b']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'ret.cm';
+SELECT count(*) FROM mq.produce_batch('ret.cm', ARRAY['c1', 'c2'], keys => ARRAY['c', 'c']);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'ret.cm';
+CREATE FUNCTION pg_temp.compact_steps(tp text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    id integer;
+    more boolean;
+BEGIN
+    LOCK TABLE mq.topic IN ACCESS EXCLUSIVE MODE;   -- not alongside the worker
+    SELECT t.topic_id INTO id FROM mq.topic t WHERE t.name = tp;
+    PERFORM mq.alter_topic(tp, '{"min.compaction.lag.ms": 0}');
+    PERFORM mq._housekeeping_topic(id - 1);
+    LOOP
+        RETURN NEXT (SELECT string_agg(convert_from(f.value, 'UTF8'), ' ' ORDER BY f."offset")
+                       FROM mq.fetch(tp, 0, 0) f);
+        more := mq._compact_more(id);
+        RETURN NEXT format('more: %s', more);
+        EXIT WHEN NOT more;
+    END LOOP;
+    RETURN NEXT (SELECT string_agg(convert_from(f.value, 'UTF8'), ' ' ORDER BY f."offset")
+                   FROM mq.fetch(tp, 0, 0) f);
+    RETURN NEXT format('more: %s', mq._compact_more(id));
+    PERFORM mq.alter_topic(tp, '{"min.compaction.lag.ms": 3600000}');
+END $$;
+SELECT * FROM pg_temp.compact_steps('ret.cm');
+SELECT mq.drop_topic(t) FROM unnest(ARRAY['ret.cd', 'ret.c', 'ret.cm']) t;
 
 SELECT mq.unsubscribe(g, 'c2') FROM unnest(ARRAY['ret.g.earliest', 'ret.g.latest', 'ret.g.none']) g;
 SELECT mq.delete_group(g) FROM unnest(ARRAY['ret.g.earliest', 'ret.g.latest', 'ret.g.none']) g;

@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -16,6 +18,7 @@ int			mq_max_inflight_appends = 16384;
 int			mq_node_max_data_bytes = 1048576;
 int			mq_housekeeping_interval_ms = 10000;
 int			mq_poll_rebalance_wait_ms = 200;
+int			mq_compaction_buffer_kb = 131072;
 bool		mq_enable_retention = true;
 bool		mq_enable_segment_roll = true;
 bool		mq_enable_sweeps = true;
@@ -70,6 +73,14 @@ MqGucInit(void)
 							 gettext_noop("Compact topics with cleanup.policy compact."),
 							 NULL, &mq_enable_compaction, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mqext.compaction_buffer_size",
+							gettext_noop("Memory for the map of keys a compaction builds (Kafka's log.cleaner.dedupe.buffer.size)."),
+							gettext_noop("A compaction maps the oldest cleanable segments up to this and leaves the rest for later."),
+							&mq_compaction_buffer_kb,
+							131072, 64, MAX_KILOBYTES,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("mqext.enable_sweeps",
 							 gettext_noop("Remove expired group members, leases and ephemeral nodes of ended sessions."),

@@ -37,6 +37,7 @@ PG_FUNCTION_INFO_V1(mq_slots_in_use);
 PG_FUNCTION_INFO_V1(mq_forget_vanished);
 PG_FUNCTION_INFO_V1(mq_stats_reset);
 PG_FUNCTION_INFO_V1(mq_compact_topic);
+PG_FUNCTION_INFO_V1(mq_compact_pending);
 PG_FUNCTION_INFO_V1(mq_lock_segment);
 
 /* mq._compact_topic(topic, ncleanable, horizon_ms, min_dirty_ratio) -> bytes saved */
@@ -47,6 +48,14 @@ mq_compact_topic(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(MqCompactTopic(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 								   PG_GETARG_INT32(1), PG_GETARG_INT64(2),
 								   PG_GETARG_FLOAT8(3)));
+}
+
+/* mq._compact_pending(topic, ncleanable): segments left in this backend's plan */
+Datum
+mq_compact_pending(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(MqCompactPending(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+									PG_GETARG_INT32(1)));
 }
 
 /* mq._lock_segment(rel, timeout_ms): ACCESS EXCLUSIVE, without queueing */

@@ -16,9 +16,11 @@
  *	      connects; if mqext is not installed there, exits, and the launcher
  *	      skips that database until CREATE EXTENSION wakes it (or a minute
  *	      passes); else, every interval, runs mq._housekeeping_topic() for
- *	      each topic and then mq._housekeeping_sweep(), each in a
- *	      transaction of its own (a step that fails is reported and the
- *	      round goes on); exits when the extension is dropped.
+ *	      each topic (then mq._compact_more() while the topic's compaction
+ *	      has segments left, for up to an interval) and then
+ *	      mq._housekeeping_sweep(), each in a transaction of its own (a
+ *	      step that fails is reported and the round goes on); exits when
+ *	      the extension is dropped.
  *
  * Worker states, per database slot: IDLE -> RUNNING -> (EXITED_NO_EXTENSION
  * | EXITED) -> IDLE.  The postmaster restarts the launcher after a crash;
@@ -55,6 +57,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw/launcher.h"
+#include "log/compact.h"
 #include "shmem/partition_state.h"
 #include "guc.h"
 #include "mqext.h"
@@ -456,14 +459,6 @@ step_end(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* Run one SQL statement in a transaction of its own. */
-static void
-run_step(const char *sql)
-{
-	step_begin(sql, false);
-	step_end();
-}
-
 static bool
 extension_installed(void)
 {
@@ -504,17 +499,29 @@ next_topic(int32 after, int32 *topic_id, char **name)
 
 /*
  * run_step; if it fails, its transaction is rolled back and its error is
- * handed back in *error (false) for the caller to report.
+ * handed back in *error (false) for the caller to report.  *result, if
+ * asked for, is the boolean the statement returned (false for NULL).
  */
 static bool
-run_step_caught(const char *sql, ErrorData **error)
+run_step_caught(const char *sql, bool *result, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile bool ok = false;
 
 	PG_TRY();
 	{
-		run_step(sql);
+		step_begin(sql, false);
+		if (result != NULL)
+		{
+			bool		isnull = true;
+
+			if (SPI_processed == 1)
+				*result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+			if (isnull)
+				*result = false;
+		}
+		step_end();
 		ok = true;
 	}
 	PG_CATCH();
@@ -568,6 +575,7 @@ worker_round(MemoryContext round_cxt)
 	char	   *name;
 	char		sql[64];
 	ErrorData  *error;
+	TimestampTz started;
 
 	/* (each transaction's end leaves us in TopMemoryContext: come back) */
 	for (;;)
@@ -577,13 +585,39 @@ worker_round(MemoryContext round_cxt)
 			break;
 		MemoryContextSwitchTo(round_cxt);
 		snprintf(sql, sizeof(sql), "SELECT mq._housekeeping_topic(%d)", topic_id - 1);
-		if (!run_step_caught(sql, &error) &&
+		if (!run_step_caught(sql, NULL, &error) &&
 			!step_failed(error, psprintf("housekeeping of topic \"%s\"", name)))
 			return false;
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * The rest of the topic's compaction, one segment per transaction,
+		 * for at most an interval: the other topics' retention waits
+		 * meanwhile, and a compaction left over goes on at the next round
+		 * (from the same plan).
+		 */
+		snprintf(sql, sizeof(sql), "SELECT mq._compact_more(%d)", topic_id);
+		started = GetCurrentTimestamp();
+		for (;;)
+		{
+			bool		more = false;
+
+			MemoryContextSwitchTo(round_cxt);
+			if (!run_step_caught(sql, &more, &error))
+			{
+				if (!step_failed(error, psprintf("compaction of topic \"%s\"", name)))
+					return false;
+				break;
+			}
+			CHECK_FOR_INTERRUPTS();
+			if (!more || TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
+													mq_housekeeping_interval_ms))
+				break;
+		}
 	}
+	MqCompactEndRound();
 	MemoryContextSwitchTo(round_cxt);
-	if (!run_step_caught("SELECT mq._housekeeping_sweep()", &error) &&
+	if (!run_step_caught("SELECT mq._housekeeping_sweep()", NULL, &error) &&
 		!step_failed(error, "the sweep of members, leases and nodes"))
 		return false;
 	return true;

@@ -9,12 +9,14 @@
  * up to the first that is not.  The active segment is never touched.
  *
  * 1. A map (partition, key) -> newest offset is built over the cleanable
- *    segments.  Keys are compared byte for byte (no hash-only matching: a
+ *    segments, oldest first, until it holds mqext.compaction_buffer_size
+ *    (Kafka's log.cleaner.dedupe.buffer.size): the map stops at the end of
+ *    the batch that filled it, and what lies beyond is left for a later
+ *    map.  Keys are compared byte for byte (no hash-only matching: a
  *    collision must never cost a record).
- * 2. A record is removable when a newer record of its key exists in the
- *    cleanable range, or when it is a tombstone (null value) that is the
- *    newest of its key, in a segment rolled more than delete.retention.ms
- *    ago (mq.segment.rolled_at; not by the record's own timestamp, which
+ * 2. A record is removable when a newer record of its key is in the map,
+ *    or when it is a tombstone (null value) that is the newest of its key
+ *    in the map, in a segment rolled more than delete.retention.ms ago (mq.segment.rolled_at; not by the record's own timestamp, which
  *    the producer sets: a tombstone stamped an hour back would go at once,
  *    before a consumer that had read the key's older value could see the
  *    delete.  Kafka too counts from cleaning, not from the record.)
@@ -24,19 +26,44 @@
  *    flight, even in an older segment, may be the newest of its key once
  *    it commits, so nothing above it may decide (a tombstone removed above
  *    it would bring the key back).  Compaction runs only when the
- *    removable share of the cleanable records reaches
- *    min.cleanable.dirty.ratio.
- * 3. The oldest segment with something to remove is rewritten into a new
- *    relation (one per call, so that the swap's locks are held briefly:
- *    the next waits for the next call), batch by batch: a batch keeps its
- *    base offset and last offset delta, and its kept records their
- *    offsets; a batch with
- *    nothing left stays as an empty batch, so that the last offset of every
- *    partition, which restarts the offset counter after a crash, survives.
- *    Then, in the same transaction, the old relation is dropped and the new
- *    one takes its name and its place under the topic (MqSegmentOpen finds
- *    it by name).  Waiting for the old one's readers is bounded to a
- *    second, and never queues other readers behind us.
+ *    removable share of the records reaches min.cleanable.dirty.ratio.
+ *
+ *    A map that stops early is still sound: a record goes only for a
+ *    newer one, which stays (or is a tombstone whose older records all go
+ *    with it).  For a tombstone that goes, every older record of its key
+ *    is in its segment or an older one, since a partition's offsets grow
+ *    from one segment to the next (an appender moves on to the newer
+ *    segment once anyone appended to its partition there), and those
+ *    segments are rewritten first (see 3); the key's older records in the
+ *    unmapped part of the segment where the map stopped are found by the
+ *    rewrite's own lookup, which sees every record.
+ * 3. The segments with something to remove are rewritten one per call,
+ *    oldest first, never one before an older one is done (a tombstone
+ *    must not go while an older value stays), each into a new relation: a batch keeps its base
+ *    offset and last offset delta, and its kept records their offsets; a
+ *    batch with nothing left stays as an empty batch, so that the last
+ *    offset of every partition, which restarts the offset counter after a
+ *    crash, survives.  Then, in the same transaction, the old relation is
+ *    dropped and the new one takes its name and its place under the topic
+ *    (MqSegmentOpen finds it by name).  Waiting for the old one's readers
+ *    is bounded to a second, and never queues other readers behind us.
+ *
+ * One segment per call, because the swap's exclusive locks last until the
+ * transaction ends; the map, though, is kept between calls (and so between
+ * transactions) as a plan, so that rewriting n segments reads them n + 2
+ * times, not 3n: the worker calls again in a transaction of its own for as
+ * long as the plan has segments left (mq._compact_more).  The map stays
+ * sound over time: what it decides, it decides from committed records
+ * below the LSOs it read, and those only ever gain newer versions.  A
+ * segment is done once its relation is the one our swap made (a swap
+ * rolled back leaves the old one, so the segment is tried again); one
+ * that another backend rewrote, or that is no longer cleanable, ends the
+ * plan, and the next call maps afresh.
+ * When the records of a topic are not dirty enough, that verdict is kept
+ * too, so that a compacted topic at rest is not read again every round:
+ * until its cleanable segments change, the ratio asked for changes, or a
+ * tombstone's delete.retention.ms runs out.  (Not after a record in flight
+ * at the map: it may change the verdict when it commits.)
  *
  * A roll does not wait for the appends in flight in the old active
  * segment, so an inactive segment may still receive the batches of
@@ -72,6 +99,7 @@
 #include "catalog/catalog.h"
 #include "catalog/metadata_cache.h"
 #include "codec/record_batch.h"
+#include "guc.h"
 #include "log/compact.h"
 #include "log/log_read.h"
 #include "log/recovery.h"
@@ -112,42 +140,97 @@ keyref_match(const void *key1, const void *key2, Size keysize)
 	return memcmp(a->bytes, b->bytes, a->len);
 }
 
-typedef struct Compactor
+/*
+ * What a map found, kept from one call to the next.  Everything lives in
+ * cxt; topic, snapshot and horizon_ms are the current call's.
+ */
+typedef struct CompactPlan
 {
-	MqTopic    *topic;
-	int			ncleanable;		/* segments 0 .. ncleanable-1 */
-	int64		horizon_ms;		/* tombstones in segments inactive since before this go */
-	int64	   *inactive_ms;	/* per cleanable segment: when it was rolled */
+	MemoryContext cxt;
+	int32		topic_id;
+	int			nsegs;			/* segments the map reached, oldest first */
+	int64	   *segment_ids;
+	Oid		   *relids;			/* each one's relation when mapped */
+	Oid		   *rewritten;		/* and the one our swap gave it */
+	int64	   *inactive_ms;	/* when each was rolled (Unix ms) */
+	int64	   *seg_removable;
+	int			npartitions;
 	int64	   *lso;			/* per partition: what lies at or above stays */
 	HTAB	   *newest;
-	MemoryContext keys_cxt;
+	MemoryContext keys_cxt;		/* the map: what the budget counts */
+	int64		budget;
 	int64		total;
 	int64		removable;
-	int64	   *seg_removable;	/* per cleanable segment */
-	Snapshot	snapshot;
-} Compactor;
+	bool		above_lso;		/* saw a record at or above an LSO */
+	int64		tombstones_inactive_ms; /* the oldest roll of a tombstone kept
+										 * for delete.retention.ms alone */
+	bool		used;			/* by a call since the worker's last round */
 
-/* Call fn for every record of every visible batch of a segment. */
-typedef void (*BatchFn) (Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
+	MqTopic    *topic;
+	Snapshot	snapshot;
+	int64		horizon_ms;		/* tombstones in segments rolled before go */
+} CompactPlan;
+
+/* The plan of this backend's last compaction with work left; NULL if none. */
+static CompactPlan *current_plan = NULL;
+
+static void plan_free(void);
+
+/*
+ * "Not dirty enough": the last verdict per topic, and what it was reached
+ * on.  Kept in verdict_cxt, a few bytes per cleanable segment.
+ */
+typedef struct CompactVerdict
+{
+	int32		topic_id;
+	double		ratio;
+	int64		budget;
+	int64		valid_while_horizon_le;
+	int			n;
+	int64	   *segment_ids;
+	Oid		   *relids;
+} CompactVerdict;
+
+static MemoryContext verdict_cxt = NULL;
+static List *verdicts = NIL;
+
+#define MQ_COMPACT_MAX_VERDICTS 1024
+
+/* Call fn for every visible batch of a segment; false if fn stopped it. */
+typedef bool (*BatchFn) (CompactPlan *c, int seg, HeapTuple tup, TupleDesc desc,
 						 const uint8_t *data, size_t len,
 						 const MqBatchHeader *hdr, void *arg);
 
-static void
-scan_segment(Compactor *c, int seg, BatchFn fn, void *arg)
+/*
+ * Open a segment of the plan where the topic has it now, under its current
+ * relation; false when it is gone.
+ */
+static bool
+open_planned(CompactPlan *c, int seg, MqSegmentRel *s)
+{
+	for (int i = 0; i < c->topic->nsegments; i++)
+		if (c->topic->segment_ids[i] == c->segment_ids[seg])
+			return MqSegmentOpen(c->topic, i, AccessShareLock, s, true);
+	return false;
+}
+
+static bool
+scan_segment(CompactPlan *c, int seg, BatchFn fn, void *arg)
 {
 	MqSegmentRel s;
 	TableScanDesc scan;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
-													"mqext compact batch",
-													ALLOCSET_DEFAULT_SIZES);
+	bool		whole = true;
+	MemoryContext batch_cxt;
 
-	if (!MqSegmentOpen(c->topic, seg, AccessShareLock, &s, true))
-		return;
+	if (!open_planned(c, seg, &s))
+		return true;
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "mqext compact batch",
+									  ALLOCSET_DEFAULT_SIZES);
 	desc = RelationGetDescr(s.heap);
 	scan = table_beginscan(s.heap, c->snapshot, 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	while (whole && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
 		bool		isnull;
@@ -161,18 +244,19 @@ scan_segment(Compactor *c, int seg, BatchFn fn, void *arg)
 			MqCodecError(st, c->topic,
 						 DatumGetInt32(heap_getattr(tup, Anum_mq_log_partition, desc, &isnull)),
 						 DatumGetInt64(heap_getattr(tup, Anum_mq_log_base_offset, desc, &isnull)));
-		fn(c, seg, tup, desc, data, len, &hdr, arg);
+		whole = fn(c, seg, tup, desc, data, len, &hdr, arg);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch_cxt);
 	}
 	table_endscan(scan);
 	MqSegmentClose(&s);
 	MemoryContextDelete(batch_cxt);
+	return whole;
 }
 
 /* The next record of a batch, false at its end; error on a corrupt one. */
 static bool
-next_record(Compactor *c, HeapTuple tup, TupleDesc desc, MqRecordIter *it,
+next_record(CompactPlan *c, HeapTuple tup, TupleDesc desc, MqRecordIter *it,
 			MqDecodedRecord *rec)
 {
 	bool		done;
@@ -239,9 +323,19 @@ segments_rolled_at(MqTopic *topic, int n)
 	return out;
 }
 
-/* Pass 1: the newest offset of every key. */
-static void
-map_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
+/*
+ * Whether a record may count: below its partition's LSO as the plan read
+ * it (a partition added since has none).
+ */
+static inline bool
+below_lso(CompactPlan *c, int32 partition, int64 offset)
+{
+	return partition < c->npartitions && offset < c->lso[partition];
+}
+
+/* Pass 1: the newest offset of every key, until the map holds its budget. */
+static bool
+map_batch(CompactPlan *c, int seg, HeapTuple tup, TupleDesc desc,
 		  const uint8_t *data, size_t len, const MqBatchHeader *hdr, void *arg)
 {
 	int32		partition = tuple_partition(tup, desc);
@@ -255,9 +349,11 @@ map_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 		KeyEntry   *e;
 		bool		found;
 
-		if (rec.offset >= c->lso[partition])
+		if (!below_lso(c, partition, rec.offset))
+		{
+			c->above_lso = true;
 			continue;			/* not cleanable (yet) */
-		c->total++;
+		}
 		if (rec.key_len < 0)
 			continue;
 		k.partition = partition;
@@ -275,30 +371,38 @@ map_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 		else if (rec.offset > e->newest)
 			e->newest = rec.offset;
 	}
+	return MemoryContextMemAllocated(c->keys_cxt, true) < (Size) c->budget;
 }
 
 static bool
-removable(Compactor *c, int seg, int32 partition, const MqDecodedRecord *rec)
+removable(CompactPlan *c, int seg, int32 partition, const MqDecodedRecord *rec,
+		  bool *kept_tombstone)
 {
 	KeyRef		k;
 	KeyEntry   *e;
 
-	if (rec->key_len < 0 || rec->offset >= c->lso[partition])
+	if (rec->key_len < 0 || !below_lso(c, partition, rec->offset))
 		return false;
 	k.partition = partition;
 	k.len = rec->key_len;
 	k.bytes = rec->key;
 	e = hash_search(c->newest, &k, HASH_FIND, NULL);
 	if (e == NULL)
-		return false;			/* cannot happen: pass 1 saw it */
+		return false;			/* beyond where the map stopped */
 	if (rec->offset < e->newest)
 		return true;
-	return rec->value_len < 0 && c->inactive_ms[seg] < c->horizon_ms;
+	if (rec->value_len >= 0 || rec->offset != e->newest)
+		return false;
+	if (c->inactive_ms[seg] < c->horizon_ms)
+		return true;
+	if (kept_tombstone)
+		*kept_tombstone = true;
+	return false;
 }
 
 /* Pass 2: how much would go, per segment. */
-static void
-count_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
+static bool
+count_batch(CompactPlan *c, int seg, HeapTuple tup, TupleDesc desc,
 			const uint8_t *data, size_t len, const MqBatchHeader *hdr, void *arg)
 {
 	int32		partition = tuple_partition(tup, desc);
@@ -308,12 +412,20 @@ count_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 	MqRecordIterInit(&it, data, len, hdr);
 	while (next_record(c, tup, desc, &it, &rec))
 	{
-		if (removable(c, seg, partition, &rec))
+		bool		kept_tombstone = false;
+
+		if (below_lso(c, partition, rec.offset))
+			c->total++;
+		if (removable(c, seg, partition, &rec, &kept_tombstone))
 		{
 			c->removable++;
 			c->seg_removable[seg]++;
 		}
+		else if (kept_tombstone)
+			c->tombstones_inactive_ms = Min(c->tombstones_inactive_ms,
+											c->inactive_ms[seg]);
 	}
+	return true;
 }
 
 typedef struct Rewriter
@@ -322,6 +434,7 @@ typedef struct Rewriter
 	Relation	index;
 	IndexInfo  *index_info;
 	CommandId	cid;
+	Oid			newrel;
 	int64		batches;		/* batches of the old segment read */
 	int64		bytes_before;
 	int64		bytes_after;
@@ -343,8 +456,8 @@ insert_row(Rewriter *w, HeapTuple tup)
 }
 
 /* Pass 3: copy a segment's batches, keeping only what stays. */
-static void
-rewrite_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
+static bool
+rewrite_batch(CompactPlan *c, int seg, HeapTuple tup, TupleDesc desc,
 			  const uint8_t *data, size_t len, const MqBatchHeader *hdr, void *arg)
 {
 	Rewriter   *w = (Rewriter *) arg;
@@ -369,7 +482,7 @@ rewrite_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 		bool		hdone;
 		int			nh = 0;
 
-		if (removable(c, seg, partition, &rec))
+		if (removable(c, seg, partition, &rec, NULL))
 			continue;
 		hdrs = palloc(sizeof(MqHeader) * Max(rec.num_headers, 1));
 		MqHeaderIterInit(&hit, &rec);
@@ -411,6 +524,7 @@ rewrite_batch(Compactor *c, int seg, HeapTuple tup, TupleDesc desc,
 	}
 	newtup = heap_form_tuple(RelationGetDescr(w->heap), values, nulls);
 	insert_row(w, newtup);
+	return true;
 }
 
 static void
@@ -424,9 +538,9 @@ spi_exec(const char *sql)
 
 /* Rewrite segment seg into a new relation and swap it in. */
 static void
-rewrite_segment(Compactor *c, int seg, Rewriter *w)
+rewrite_segment(CompactPlan *c, int seg, Rewriter *w)
 {
-	int64		segid = c->topic->segment_ids[seg];
+	int64		segid = c->segment_ids[seg];
 	char		sql[512];
 	Oid			newrel;
 	List	   *indexes;
@@ -441,6 +555,7 @@ rewrite_segment(Compactor *c, int seg, Rewriter *w)
 
 	snprintf(sql, sizeof(sql), "seg_" INT64_FORMAT "_compacting", segid);
 	newrel = get_relname_relid(sql, get_namespace_oid(MQ_DATA_SCHEMA, false));
+	w->newrel = newrel;
 	w->heap = table_open(newrel, AccessExclusiveLock);
 	indexes = RelationGetIndexList(w->heap);
 	w->index = index_open(linitial_oid(indexes), AccessExclusiveLock);
@@ -476,11 +591,17 @@ rewrite_segment(Compactor *c, int seg, Rewriter *w)
 													  SPI_tuptable->tupdesc, 1, &isnull));
 
 		if (now != w->batches)
+		{
+			const char *name = c->topic->name;
+
+			/* what the map knew of the segment is not all there is now */
+			plan_free();
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("segment " INT64_FORMAT " of topic \"%s\" received appends while it was compacted",
-							segid, c->topic->name),
+							segid, name),
 					 errdetail("Compaction retries at its next run.")));
+		}
 	}
 	snprintf(sql, sizeof(sql),
 			 "DROP TABLE mq_data.seg_" INT64_FORMAT "; "
@@ -492,83 +613,289 @@ rewrite_segment(Compactor *c, int seg, Rewriter *w)
 	spi_exec(sql);
 }
 
-/*
- * Compact a topic.  ncleanable: how many of its oldest segments may be
- * rewritten (the caller applies min.compaction.lag.ms and keeps the active
- * segment out).  Returns the bytes saved, 0 when below min_dirty_ratio.
- */
-int64
-MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
-			   double min_dirty_ratio)
+/* Forget the plan (its map and all). */
+static void
+plan_free(void)
 {
-	Compactor	c;
-	HASHCTL		ctl;
-	int64		saved = 0;
+	if (current_plan != NULL)
+	{
+		MemoryContextDelete(current_plan->cxt);
+		current_plan = NULL;
+	}
+}
 
-	memset(&c, 0, sizeof(c));
-	c.topic = MqTopicLookup(topic_name, false);
-	c.ncleanable = Min(ncleanable, c.topic->nsegments - 1);
-	if (c.ncleanable <= 0)
-		return 0;
-	c.horizon_ms = horizon_ms;
-	c.seg_removable = palloc0(sizeof(int64) * c.ncleanable);
-	c.inactive_ms = segments_rolled_at(c.topic, c.ncleanable);
-	c.keys_cxt = AllocSetContextCreate(CurrentMemoryContext, "mqext compact keys",
-									   ALLOCSET_DEFAULT_SIZES);
+/*
+ * The oldest segment of the plan still to rewrite: one with something to
+ * remove, still under the relation the map read.  -1 when there is none
+ * left, or when the plan no longer holds: a segment before it was
+ * rewritten by someone else, or is no longer among the first n of the
+ * topic (not cleanable any more), so that going on could remove a
+ * tombstone while an older value of its key stays.  (A dropped segment
+ * took all its records with it.)
+ */
+static int
+plan_next(CompactPlan *c, int n)
+{
+	for (int seg = 0; seg < c->nsegs; seg++)
+	{
+		Oid			relid;
+		int			i;
+
+		if (c->seg_removable[seg] == 0)
+			continue;
+		relid = MqSegmentRelid(c->segment_ids[seg]);
+		if (!OidIsValid(relid) || relid == c->rewritten[seg])
+			continue;
+		for (i = 0; i < n; i++)
+			if (c->topic->segment_ids[i] == c->segment_ids[seg])
+				break;
+		return i < n && relid == c->relids[seg] ? seg : -1;
+	}
+	return -1;
+}
+
+/*
+ * Map the first n segments of a topic and count what would go.  The plan
+ * is made in the caller's memory context (a failure leaves nothing
+ * behind); its snapshot is registered and the caller's to release.
+ */
+static CompactPlan *
+plan_build(MqTopic *topic, int n, int64 horizon_ms)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "mqext compaction plan",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	CompactPlan *c = palloc0(sizeof(CompactPlan));
+	HASHCTL		ctl;
+
+	c->cxt = cxt;
+	c->topic = topic;
+	c->topic_id = topic->topic_id;
+	c->horizon_ms = horizon_ms;
+	c->budget = (int64) mq_compaction_buffer_kb * 1024;
+	c->tombstones_inactive_ms = PG_INT64_MAX;
+	c->segment_ids = palloc(sizeof(int64) * n);
+	c->relids = palloc(sizeof(Oid) * n);
+	c->rewritten = palloc0(sizeof(Oid) * n);
+	for (int seg = 0; seg < n; seg++)
+	{
+		c->segment_ids[seg] = topic->segment_ids[seg];
+		c->relids[seg] = MqSegmentRelid(topic->segment_ids[seg]);
+	}
+	c->seg_removable = palloc0(sizeof(int64) * n);
+	c->inactive_ms = segments_rolled_at(topic, n);
+	c->keys_cxt = AllocSetContextCreate(cxt, "mqext compaction map", ALLOCSET_DEFAULT_SIZES);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(KeyRef);
 	ctl.entrysize = sizeof(KeyEntry);
 	ctl.hash = keyref_hash;
 	ctl.match = keyref_match;
-	ctl.hcxt = c.keys_cxt;
-	c.newest = hash_create("mqext compact map", 1024, &ctl,
-						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	ctl.hcxt = c->keys_cxt;
+	c->newest = hash_create("mqext compaction map", 1024, &ctl,
+							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	/* the LSOs first, then the snapshot: it sees every batch below them */
-	c.lso = palloc(sizeof(int64) * c.topic->partitions);
-	for (int p = 0; p < c.topic->partitions; p++)
-		c.lso[p] = MqPartitionLastStable(MqTopicPartitionSlot(c.topic, p));
-	c.snapshot = RegisterSnapshot(GetLatestSnapshot());
-	PushActiveSnapshot(c.snapshot);
+	c->npartitions = topic->partitions;
+	c->lso = palloc(sizeof(int64) * c->npartitions);
+	for (int p = 0; p < c->npartitions; p++)
+		c->lso[p] = MqPartitionLastStable(MqTopicPartitionSlot(topic, p));
+	MemoryContextSwitchTo(old);
+	c->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	PushActiveSnapshot(c->snapshot);
 
-	for (int seg = 0; seg < c.ncleanable; seg++)
-		scan_segment(&c, seg, map_batch, NULL);
-	for (int seg = 0; seg < c.ncleanable; seg++)
-		scan_segment(&c, seg, count_batch, NULL);
-
-	if (c.total > 0 && c.removable > 0 &&
-		(double) c.removable / (double) c.total >= min_dirty_ratio)
+	for (int seg = 0; seg < n; seg++)
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		for (int seg = 0; seg < c.ncleanable; seg++)
+		c->nsegs = seg + 1;
+		if (!scan_segment(c, seg, map_batch, NULL))
 		{
-			Rewriter	w;
-
-			if (c.seg_removable[seg] == 0)
-				continue;
-			memset(&w, 0, sizeof(w));
-			rewrite_segment(&c, seg, &w);
-			saved += w.bytes_before - w.bytes_after;
 			ereport(LOG,
-					(errmsg("mqext: compacted segment " INT64_FORMAT " of topic \"%s\": " INT64_FORMAT " records removed, " INT64_FORMAT " bytes of batches saved",
-							c.topic->segment_ids[seg], c.topic->name,
-							c.seg_removable[seg], w.bytes_before - w.bytes_after)));
-
-			/*
-			 * One segment per call: the swap's exclusive locks on the old and
-			 * new relation (and the topic's log) last until the transaction
-			 * ends, and every reader of the topic opens its segments oldest
-			 * first.  Rewriting the next one under them would hold all the
-			 * topic's readers for as long; the worker's next round (a new
-			 * transaction) takes the next segment.
-			 */
+					(errmsg("mqext: compaction of topic \"%s\" mapped %d of its %d cleanable segments",
+							topic->name, seg, n),
+					 errdetail("The map of keys reached mqext.compaction_buffer_size in segment " INT64_FORMAT ".",
+							   topic->segment_ids[seg]),
+					 errhint("The rest is compacted once this part is; a larger mqext.compaction_buffer_size maps more at a time.")));
 			break;
 		}
-		SPI_finish();
+	}
+	for (int seg = 0; seg < c->nsegs; seg++)
+		scan_segment(c, seg, count_batch, NULL);
+	PopActiveSnapshot();
+	return c;
+}
+
+static CompactVerdict *
+verdict_find(int32 topic_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, verdicts)
+	{
+		CompactVerdict *v = lfirst(lc);
+
+		if (v->topic_id == topic_id)
+			return v;
+	}
+	return NULL;
+}
+
+static void
+verdict_forget(int32 topic_id)
+{
+	CompactVerdict *v = verdict_find(topic_id);
+
+	if (v != NULL)
+	{
+		verdicts = list_delete_ptr(verdicts, v);
+		pfree(v->segment_ids);
+		pfree(v->relids);
+		pfree(v);
+	}
+}
+
+/* Whether a topic was found not dirty enough on what it has now. */
+static bool
+verdict_holds(MqTopic *topic, int n, int64 horizon_ms, double ratio)
+{
+	CompactVerdict *v = verdict_find(topic->topic_id);
+
+	if (v == NULL || v->n != n || v->ratio != ratio ||
+		v->budget != (int64) mq_compaction_buffer_kb * 1024 ||
+		horizon_ms > v->valid_while_horizon_le)
+		return false;
+	for (int seg = 0; seg < n; seg++)
+		if (v->segment_ids[seg] != topic->segment_ids[seg] ||
+			v->relids[seg] != MqSegmentRelid(topic->segment_ids[seg]))
+			return false;
+	return true;
+}
+
+static void
+verdict_note(CompactPlan *c, int n, double ratio)
+{
+	MemoryContext old;
+	CompactVerdict *v;
+
+	if (verdict_cxt == NULL)
+		verdict_cxt = AllocSetContextCreate(TopMemoryContext, "mqext compaction verdicts",
+											ALLOCSET_SMALL_SIZES);
+	verdict_forget(c->topic_id);
+	/* topics come and go: a bound rather than bookkeeping of drops */
+	if (list_length(verdicts) >= MQ_COMPACT_MAX_VERDICTS)
+	{
+		MemoryContextReset(verdict_cxt);
+		verdicts = NIL;
+	}
+	old = MemoryContextSwitchTo(verdict_cxt);
+	v = palloc(sizeof(CompactVerdict));
+	v->topic_id = c->topic_id;
+	v->ratio = ratio;
+	v->budget = c->budget;
+	v->valid_while_horizon_le = c->tombstones_inactive_ms;
+	v->n = n;
+	v->segment_ids = palloc(sizeof(int64) * n);
+	memcpy(v->segment_ids, c->segment_ids, sizeof(int64) * n);
+	v->relids = palloc(sizeof(Oid) * n);
+	memcpy(v->relids, c->relids, sizeof(Oid) * n);
+	verdicts = lappend(verdicts, v);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Compact a topic: rewrite the oldest segment with something to remove.
+ * ncleanable: how many of its oldest segments may be rewritten (the caller
+ * applies min.compaction.lag.ms; the active segment is always kept out).
+ * Returns the bytes saved, 0 when nothing was rewritten (not dirty enough).
+ */
+int64
+MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
+			   double min_dirty_ratio)
+{
+	MqTopic    *topic = MqTopicLookup(topic_name, false);
+	int			n = Min(ncleanable, topic->nsegments - 1);
+	CompactPlan *c = current_plan;
+	int			seg = -1;
+	Rewriter	w;
+
+	if (n <= 0)
+		return 0;
+	if (c != NULL && c->topic_id == topic->topic_id)
+	{
+		c->used = true;
+		c->topic = topic;
+		c->horizon_ms = horizon_ms;
+		seg = plan_next(c, n);
+	}
+	if (seg >= 0)
+		c->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	else
+	{
+		plan_free();
+		if (verdict_holds(topic, n, horizon_ms, min_dirty_ratio))
+			return 0;
+		c = plan_build(topic, n, horizon_ms);
+		if (c->total == 0 || c->removable == 0 ||
+			(double) c->removable / (double) c->total < min_dirty_ratio)
+		{
+			/* a record in flight may change the verdict when it commits */
+			if (!c->above_lso)
+				verdict_note(c, n, min_dirty_ratio);
+			UnregisterSnapshot(c->snapshot);
+			MemoryContextDelete(c->cxt);
+			return 0;
+		}
+		verdict_forget(topic->topic_id);
+		/* kept for the next segments, in the transactions to come */
+		MemoryContextSetParent(c->cxt, TopMemoryContext);
+		c->used = true;
+		current_plan = c;
+		seg = plan_next(c, n);
+		Assert(seg >= 0);
 	}
 
+	PushActiveSnapshot(c->snapshot);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	memset(&w, 0, sizeof(w));
+	rewrite_segment(c, seg, &w);
+	c->rewritten[seg] = w.newrel;
+	SPI_finish();
 	PopActiveSnapshot();
-	UnregisterSnapshot(c.snapshot);
-	MemoryContextDelete(c.keys_cxt);
-	return saved;
+	UnregisterSnapshot(c->snapshot);
+	c->snapshot = NULL;
+	ereport(LOG,
+			(errmsg("mqext: compacted segment " INT64_FORMAT " of topic \"%s\": " INT64_FORMAT " records removed, " INT64_FORMAT " bytes of batches saved",
+					c->segment_ids[seg], topic->name,
+					c->seg_removable[seg], w.bytes_before - w.bytes_after)));
+	return w.bytes_before - w.bytes_after;
+}
+
+/*
+ * Whether this backend's plan for a topic has segments left to rewrite
+ * among its first ncleanable ones.
+ */
+bool
+MqCompactPending(const char *topic_name, int ncleanable)
+{
+	MqTopic    *topic;
+
+	if (current_plan == NULL)
+		return false;
+	topic = MqTopicLookup(topic_name, true);
+	if (topic == NULL || topic->topic_id != current_plan->topic_id)
+		return false;
+	current_plan->topic = topic;
+	return plan_next(current_plan, Min(ncleanable, topic->nsegments - 1)) >= 0;
+}
+
+/*
+ * The end of a round of the worker's: a plan no call of the round used
+ * (its topic dropped, no longer compacted, compaction turned off) is
+ * forgotten, its map with it.
+ */
+void
+MqCompactEndRound(void)
+{
+	if (current_plan != NULL && !current_plan->used)
+		plan_free();
+	else if (current_plan != NULL)
+		current_plan->used = false;
 }
