@@ -610,6 +610,12 @@ worker_round(MemoryContext round_cxt)
 				break;
 			}
 			CHECK_FOR_INTERRUPTS();
+			/* mqext.enable_compaction turned off meanwhile, say */
+			if (ConfigReloadPending)
+			{
+				ConfigReloadPending = false;
+				ProcessConfigFile(PGC_SIGHUP);
+			}
 			if (!more || TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
 													mq_housekeeping_interval_ms))
 				break;

@@ -62,8 +62,17 @@
  * When the records of a topic are not dirty enough, that verdict is kept
  * too, so that a compacted topic at rest is not read again every round:
  * until its cleanable segments change, the ratio asked for changes, or a
- * tombstone's delete.retention.ms runs out.  (Not after a record in flight
- * at the map: it may change the verdict when it commits.)
+ * tombstone's delete.retention.ms runs out.  (Not while an append is in
+ * flight: it may commit into a cleanable segment, begun before a roll, and
+ * change the verdict.)  A backend other than the worker (a superuser
+ * calling mq._compact_topic) keeps its plan until the plan is done, another
+ * topic needs a map, or the session ends.
+ *
+ * The map always starts at the oldest cleanable segment: when the distinct
+ * keys of the oldest segments alone fill the budget, the later segments
+ * are not compacted until it is raised.  (Kafka maps from its cleaner
+ * checkpoint, the first offset not yet cleaned; keeping such a point per
+ * partition is still to do.)
  *
  * A roll does not wait for the appends in flight in the old active
  * segment, so an inactive segment may still receive the batches of
@@ -162,6 +171,7 @@ typedef struct CompactPlan
 	int64		total;
 	int64		removable;
 	bool		above_lso;		/* saw a record at or above an LSO */
+	bool		appends_in_flight;	/* some partition's LSO was below its end */
 	int64		tombstones_inactive_ms; /* the oldest roll of a tombstone kept
 										 * for delete.retention.ms alone */
 	bool		used;			/* by a call since the worker's last round */
@@ -226,6 +236,24 @@ scan_segment(CompactPlan *c, int seg, BatchFn fn, void *arg)
 
 	if (!open_planned(c, seg, &s))
 		return true;
+	if (RelationGetRelid(s.heap) != c->relids[seg])
+	{
+		/*
+		 * Swapped by another compaction since the plan read its relation:
+		 * its rows are invisible to a snapshot older than that swap, and
+		 * taking the segment for empty could let a tombstone go while an
+		 * older value stays in it.
+		 */
+		int64		segid = c->segment_ids[seg];
+		const char *name = c->topic->name;
+
+		if (c == current_plan)
+			plan_free();
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("segment " INT64_FORMAT " of topic \"%s\" was compacted concurrently", segid, name),
+				 errdetail("Compaction retries at its next run.")));
+	}
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "mqext compact batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	desc = RelationGetDescr(s.heap);
@@ -697,7 +725,14 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 	c->npartitions = topic->partitions;
 	c->lso = palloc(sizeof(int64) * c->npartitions);
 	for (int p = 0; p < c->npartitions; p++)
-		c->lso[p] = MqPartitionLastStable(MqTopicPartitionSlot(topic, p));
+	{
+		MqPartitionSlot *slot = MqTopicPartitionSlot(topic, p);
+
+		c->lso[p] = MqPartitionLastStable(slot);
+		/* one may commit into a cleanable segment (one begun before a roll) */
+		if (c->lso[p] < MqPartitionLogEnd(slot))
+			c->appends_in_flight = true;
+	}
 	MemoryContextSwitchTo(old);
 	c->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	PushActiveSnapshot(c->snapshot);
@@ -712,7 +747,7 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 							topic->name, seg, n),
 					 errdetail("The map of keys reached mqext.compaction_buffer_size in segment " INT64_FORMAT ".",
 							   topic->segment_ids[seg]),
-					 errhint("The rest is compacted once this part is; a larger mqext.compaction_buffer_size maps more at a time.")));
+					 errhint("The segments beyond wait for a later map; raise mqext.compaction_buffer_size if this keeps coming.")));
 			break;
 		}
 	}
@@ -819,24 +854,29 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 		return 0;
 	if (c != NULL && c->topic_id == topic->topic_id)
 	{
-		c->used = true;
 		c->topic = topic;
 		c->horizon_ms = horizon_ms;
 		seg = plan_next(c, n);
+		if (seg < 0)
+			plan_free();		/* done, or no longer holds */
 	}
 	if (seg >= 0)
+	{
+		c->used = true;
 		c->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	}
 	else
 	{
-		plan_free();
 		if (verdict_holds(topic, n, horizon_ms, min_dirty_ratio))
 			return 0;
+		/* one map at a time: another topic's plan goes */
+		plan_free();
 		c = plan_build(topic, n, horizon_ms);
 		if (c->total == 0 || c->removable == 0 ||
 			(double) c->removable / (double) c->total < min_dirty_ratio)
 		{
 			/* a record in flight may change the verdict when it commits */
-			if (!c->above_lso)
+			if (!c->above_lso && !c->appends_in_flight)
 				verdict_note(c, n, min_dirty_ratio);
 			UnregisterSnapshot(c->snapshot);
 			MemoryContextDelete(c->cxt);
@@ -848,7 +888,13 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 		c->used = true;
 		current_plan = c;
 		seg = plan_next(c, n);
-		Assert(seg >= 0);
+		if (seg < 0)
+		{
+			/* its segments were dropped or swapped while it was made */
+			UnregisterSnapshot(c->snapshot);
+			plan_free();
+			return 0;
+		}
 	}
 
 	PushActiveSnapshot(c->snapshot);
