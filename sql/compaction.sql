@@ -138,9 +138,35 @@ SELECT pg_sleep(1.2);
 SELECT pg_temp.compact('tomb') AS compacted;
 SELECT count(*) FROM mq.fetch('tomb', 0, 0);
 
+-- a topic at rest is mapped once, then left alone while nothing changes:
+-- an append in flight into its active segment changes nothing, one into a
+-- cleanable segment would (compaction_inflight.spec)
+SELECT mq.create_topic('rest', 2, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000}');
+SELECT count(*) FROM mq.produce_batch('rest', ARRAY['a', 'b'], keys => ARRAY['a', 'b'], partition => 0);
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'rest';
+SET client_min_messages = debug1;
+SELECT pg_temp.compact('rest') AS compacted;
+SELECT pg_temp.compact('rest') AS compacted;
+RESET client_min_messages;
+BEGIN;
+SELECT count(*) FROM mq.produce('rest', 'c', 'c', partition => 0);
+SET LOCAL client_min_messages = debug1;
+SELECT pg_temp.compact('rest') AS compacted;
+COMMIT;
+-- a new cleanable segment: mapped again, the verdict kept though an
+-- append is in flight (into the active segment)
+SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'rest';
+BEGIN;
+SELECT count(*) FROM mq.produce('rest', 'd', 'd', partition => 0);
+SET LOCAL client_min_messages = debug1;
+SELECT pg_temp.compact('rest') AS compacted;
+SELECT pg_temp.compact('rest') AS compacted;
+COMMIT;
+
 SELECT mq.drop_topic('kv');
 SELECT mq.drop_topic('clean');
 SELECT mq.drop_topic('two');
 SELECT mq.drop_topic('undo');
 SELECT mq.drop_topic('big');
 SELECT mq.drop_topic('tomb');
+SELECT mq.drop_topic('rest');

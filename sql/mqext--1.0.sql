@@ -3254,7 +3254,7 @@ BEGIN
     RETURN mq._compact(p_topic_id, t.name, t.cfg,
                        (SELECT max(s.segment_id) FROM mq.segment s WHERE s.topic_id = p_topic_id));
 EXCEPTION WHEN undefined_table OR undefined_object THEN
-    -- a segment or the topic dropped meanwhile (retention, drop_topic)
+    -- the topic dropped meanwhile: nothing to report
     IF EXISTS (SELECT 1 FROM mq.topic x WHERE x.topic_id = p_topic_id) THEN
         RAISE;
     END IF;

@@ -62,9 +62,9 @@
  * When the records of a topic are not dirty enough, that verdict is kept
  * too, so that a compacted topic at rest is not read again every round:
  * until its cleanable segments change, the ratio asked for changes, or a
- * tombstone's delete.retention.ms runs out.  (Not while an append is in
- * flight: it may commit into a cleanable segment, begun before a roll, and
- * change the verdict.)  A backend other than the worker (a superuser
+ * tombstone's delete.retention.ms runs out, or an append (begun before a
+ * roll) goes into one of its cleanable segments: the partitions' shared
+ * state says in which segment offsets were reserved (MqPartitionPositions).  A backend other than the worker (a superuser
  * calling mq._compact_topic) keeps its plan until the plan is done, another
  * topic needs a map, or the session ends.
  *
@@ -165,13 +165,14 @@ typedef struct CompactPlan
 	int64	   *seg_removable;
 	int			npartitions;
 	int64	   *lso;			/* per partition: what lies at or above stays */
+	int64	   *end;			/* per partition: the log end, in flight included */
 	HTAB	   *newest;
 	MemoryContext keys_cxt;		/* the map: what the budget counts */
 	int64		budget;
 	int64		total;
 	int64		removable;
 	bool		above_lso;		/* saw a record at or above an LSO */
-	bool		appends_in_flight;	/* some partition's LSO was below its end */
+	bool		appends_in_flight;	/* some into a segment of the plan's */
 	int64		tombstones_inactive_ms; /* the oldest roll of a tombstone kept
 										 * for delete.retention.ms alone */
 	bool		used;			/* by a call since the worker's last round */
@@ -199,6 +200,8 @@ typedef struct CompactVerdict
 	int			n;
 	int64	   *segment_ids;
 	Oid		   *relids;
+	int			npartitions;
+	int64	   *end;			/* each partition's log end */
 } CompactVerdict;
 
 static MemoryContext verdict_cxt = NULL;
@@ -224,6 +227,29 @@ open_planned(CompactPlan *c, int seg, MqSegmentRel *s)
 	return false;
 }
 
+/*
+ * A segment of the plan's under another relation than the one it mapped:
+ * swapped by another compaction, whose rows are invisible to a snapshot
+ * older than that swap.  Taking it for empty could let a tombstone go
+ * while an older value stays in it: give up (the plan with it).
+ */
+static void
+swapped_under_us(CompactPlan *c, int seg) pg_attribute_noreturn();
+
+static void
+swapped_under_us(CompactPlan *c, int seg)
+{
+	int64		segid = c->segment_ids[seg];
+	const char *name = c->topic->name;	/* the metadata cache's, not the plan's */
+
+	if (c == current_plan)
+		plan_free();
+	ereport(ERROR,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("segment " INT64_FORMAT " of topic \"%s\" was compacted concurrently", segid, name),
+			 errdetail("Compaction retries at its next run.")));
+}
+
 static bool
 scan_segment(CompactPlan *c, int seg, BatchFn fn, void *arg)
 {
@@ -235,25 +261,14 @@ scan_segment(CompactPlan *c, int seg, BatchFn fn, void *arg)
 	MemoryContext batch_cxt;
 
 	if (!open_planned(c, seg, &s))
-		return true;
-	if (RelationGetRelid(s.heap) != c->relids[seg])
 	{
-		/*
-		 * Swapped by another compaction since the plan read its relation:
-		 * its rows are invisible to a snapshot older than that swap, and
-		 * taking the segment for empty could let a tombstone go while an
-		 * older value stays in it.
-		 */
-		int64		segid = c->segment_ids[seg];
-		const char *name = c->topic->name;
-
-		if (c == current_plan)
-			plan_free();
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("segment " INT64_FORMAT " of topic \"%s\" was compacted concurrently", segid, name),
-				 errdetail("Compaction retries at its next run.")));
+		/* dropped, or swapped twice while we waited for it */
+		if (OidIsValid(MqSegmentRelid(c->segment_ids[seg])))
+			swapped_under_us(c, seg);
+		return true;
 	}
+	if (RelationGetRelid(s.heap) != c->relids[seg])
+		swapped_under_us(c, seg);
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "mqext compact batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	desc = RelationGetDescr(s.heap);
@@ -349,6 +364,16 @@ segments_rolled_at(MqTopic *topic, int n)
 	}
 	SPI_finish();
 	return out;
+}
+
+/* Where a segment is among n segment ids, or -1. */
+static int
+segment_index(const int64 *segment_ids, int n, int64 segment_id)
+{
+	for (int i = 0; i < n; i++)
+		if (segment_ids[i] == segment_id)
+			return i;
+	return -1;
 }
 
 /*
@@ -724,13 +749,22 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 	/* the LSOs first, then the snapshot: it sees every batch below them */
 	c->npartitions = topic->partitions;
 	c->lso = palloc(sizeof(int64) * c->npartitions);
+	c->end = palloc(sizeof(int64) * c->npartitions);
 	for (int p = 0; p < c->npartitions; p++)
 	{
-		MqPartitionSlot *slot = MqTopicPartitionSlot(topic, p);
+		int64		floor;
+		int64		floor_start;
 
-		c->lso[p] = MqPartitionLastStable(slot);
-		/* one may commit into a cleanable segment (one begun before a roll) */
-		if (c->lso[p] < MqPartitionLogEnd(slot))
+		MqPartitionPositions(MqTopicPartitionSlot(topic, p), &c->lso[p], &c->end[p],
+							 &floor, &floor_start);
+		/*
+		 * An append in flight into a segment of the plan's (one begun
+		 * before a roll) may change a verdict when it commits: in flight
+		 * are the offsets from the LSO on; those from floor_start on are
+		 * in the floor segment, the ones below in older segments.
+		 */
+		if (c->lso[p] < c->end[p] &&
+			(segment_index(c->segment_ids, n, floor) >= 0 || c->lso[p] < floor_start))
 			c->appends_in_flight = true;
 	}
 	MemoryContextSwitchTo(old);
@@ -755,6 +789,26 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 		scan_segment(c, seg, count_batch, NULL);
 	PopActiveSnapshot();
 	return c;
+}
+
+/*
+ * Whether a partition had appends into any of the n segments since its
+ * log end was end: offsets go to segments in order, so those from end on
+ * went to the floor segment if they are above floor_start, else (some of
+ * them) to older ones.
+ */
+static bool
+appended_since(MqPartitionSlot *slot, int64 end, const int64 *segment_ids, int n)
+{
+	int64		lso;
+	int64		now;
+	int64		floor;
+	int64		floor_start;
+
+	MqPartitionPositions(slot, &lso, &now, &floor, &floor_start);
+	if (segment_index(segment_ids, n, floor) >= 0)
+		return now != end;
+	return floor_start > end;
 }
 
 static CompactVerdict *
@@ -782,6 +836,7 @@ verdict_forget(int32 topic_id)
 		verdicts = list_delete_ptr(verdicts, v);
 		pfree(v->segment_ids);
 		pfree(v->relids);
+		pfree(v->end);
 		pfree(v);
 	}
 }
@@ -799,6 +854,12 @@ verdict_holds(MqTopic *topic, int n, int64 horizon_ms, double ratio)
 	for (int seg = 0; seg < n; seg++)
 		if (v->segment_ids[seg] != topic->segment_ids[seg] ||
 			v->relids[seg] != MqSegmentRelid(topic->segment_ids[seg]))
+			return false;
+	/* an append begun before a roll may have committed into one since */
+	if (v->npartitions != topic->partitions)
+		return false;
+	for (int p = 0; p < v->npartitions; p++)
+		if (appended_since(MqTopicPartitionSlot(topic, p), v->end[p], v->segment_ids, n))
 			return false;
 	return true;
 }
@@ -830,6 +891,9 @@ verdict_note(CompactPlan *c, int n, double ratio)
 	memcpy(v->segment_ids, c->segment_ids, sizeof(int64) * n);
 	v->relids = palloc(sizeof(Oid) * n);
 	memcpy(v->relids, c->relids, sizeof(Oid) * n);
+	v->npartitions = c->npartitions;
+	v->end = palloc(sizeof(int64) * c->npartitions);
+	memcpy(v->end, c->end, sizeof(int64) * c->npartitions);
 	verdicts = lappend(verdicts, v);
 	MemoryContextSwitchTo(old);
 }
@@ -868,7 +932,13 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 	else
 	{
 		if (verdict_holds(topic, n, horizon_ms, min_dirty_ratio))
+		{
+			elog(DEBUG1, "mqext: topic \"%s\" not compacted: not dirty enough, its %d cleanable segments unchanged",
+				 topic->name, n);
 			return 0;
+		}
+		elog(DEBUG1, "mqext: mapping the keys of topic \"%s\" in %d cleanable segments",
+			 topic->name, n);
 		/* one map at a time: another topic's plan goes */
 		plan_free();
 		c = plan_build(topic, n, horizon_ms);

@@ -201,6 +201,7 @@ MqPartitionGet(Oid topic_relid, int32 partition, MqRecoverNextOffset recover,
 			slot->next_offset = 0;
 			slot->ceiling = 0;
 			slot->segment_floor = 0;
+			slot->segment_floor_start = 0;
 			slot->inflight_head = -1;
 			slot->inflight_tail = -1;
 			slot->ninflight = 0;
@@ -375,7 +376,11 @@ MqPartitionReserve(MqPartitionSlot *slot, int64 *segment_id, int32 count, int64 
 		base = MQ_RESERVE_RAISE_CEILING;
 	else
 	{
-		slot->segment_floor = *segment_id;
+		if (*segment_id > slot->segment_floor)
+		{
+			slot->segment_floor = *segment_id;
+			slot->segment_floor_start = slot->next_offset;
+		}
 		base = slot->next_offset;
 		slot->next_offset += count;
 		slot->records_appended += count;
@@ -472,6 +477,25 @@ MqPartitionLogEnd(MqPartitionSlot *slot)
 	end = slot->next_offset;
 	SpinLockRelease(&slot->mutex);
 	return end;
+}
+
+/*
+ * The LSO and the log end, with the newest segment an append reserved in
+ * and the first offset reserved there, read together.  Offsets go to
+ * segments in order (MqPartitionReserve), so every offset from floor_start
+ * on is in segment floor, and every one below it in an older segment.
+ */
+void
+MqPartitionPositions(MqPartitionSlot *slot, int64 *lso, int64 *end,
+					 int64 *floor, int64 *floor_start)
+{
+	SpinLockAcquire(&slot->mutex);
+	*end = slot->next_offset;
+	*lso = slot->inflight_head >= 0 ?
+		MqShared->pool[slot->inflight_head].first_offset : slot->next_offset;
+	*floor = slot->segment_floor;
+	*floor_start = slot->segment_floor_start;
+	SpinLockRelease(&slot->mutex);
 }
 
 void

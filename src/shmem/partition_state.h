@@ -28,6 +28,7 @@ typedef struct MqPartitionSlot
 	int64		next_offset;	/* next offset to hand out */
 	int64		ceiling;		/* durable bound: next_offset never passes it */
 	int64		segment_floor;	/* newest segment an append reserved in */
+	int64		segment_floor_start;	/* the first offset reserved in it */
 	int32		inflight_head;	/* oldest in-flight append, -1 if none */
 	int32		inflight_tail;	/* newest in-flight append, -1 if none */
 	int32		ninflight;
@@ -86,6 +87,8 @@ extern MqPartitionStats *MqPartitionStatsCollect(int *n);
 extern void MqPartitionStatsReset(void);
 extern int64 MqPartitionLastStable(MqPartitionSlot *slot);
 extern int64 MqPartitionLogEnd(MqPartitionSlot *slot);
+extern void MqPartitionPositions(MqPartitionSlot *slot, int64 *lso, int64 *end,
+								 int64 *floor, int64 *floor_start);
 extern TimestampTz MqPartitionOldestInflight(MqPartitionSlot *slot);
 extern bool MqXactHasInflight(void);
 extern bool MqXactAppended(void);
