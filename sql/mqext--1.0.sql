@@ -65,7 +65,8 @@ CREATE TABLE mq.segment (
     segment_id  bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mq.segment_id_seq'),
     topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    rolled_at   timestamptz     -- when it stopped being the active one; NULL while it is
+    rolled_at   timestamptz,    -- when it stopped being the active one; NULL while it is
+    cleaned     boolean NOT NULL DEFAULT false  -- compacted: no key twice in it and the ones before
 );
 CREATE INDEX ON mq.segment (topic_id, segment_id);
 COMMENT ON TABLE mq.segment IS 'mqext catalog: segments (child tables of mq_data.log) of each topic, oldest first';
@@ -3311,13 +3312,14 @@ CREATE VIEW mq.segments AS
            format('mq_data.%I', 'seg_' || s.segment_id)::regclass AS relation,
            s.created_at, r.first_ts, r.last_ts,
            pg_catalog.pg_total_relation_size(format('mq_data.%I', 'seg_' || s.segment_id)::regclass) AS size_bytes,
-           s.segment_id = (SELECT max(s2.segment_id) FROM mq.segment s2 WHERE s2.topic_id = s.topic_id) AS active
+           s.segment_id = (SELECT max(s2.segment_id) FROM mq.segment s2 WHERE s2.topic_id = s.topic_id) AS active,
+           s.cleaned
       FROM mq.segment s JOIN mq.topic t ON t.topic_id = s.topic_id
       -- the time range of its records (run-time pruning reads only this segment)
       CROSS JOIN LATERAL (SELECT pg_catalog.min(l.base_ts) AS first_ts, pg_catalog.max(l.max_ts) AS last_ts
                             FROM mq_data.log l
                            WHERE l.topic_id = s.topic_id AND l.segment_id = s.segment_id) r;
-COMMENT ON VIEW mq.segments IS 'segments of every topic: relation, creation time, time range of its records, size, whether active';
+COMMENT ON VIEW mq.segments IS 'segments of every topic: relation, creation time, time range of its records, size, whether active, whether compaction cleaned it';
 
 -------------------------------------------------------------------------------
 -- Statistics (kept in shared memory, never written on the hot path; they

@@ -9,7 +9,8 @@
  * up to the first that is not.  The active segment is never touched.
  *
  * 1. A map (partition, key) -> newest offset is built over the cleanable
- *    segments, oldest first, until it holds mqext.compaction_buffer_size
+ *    segments, oldest first (of those already cleaned, only their
+ *    tombstones), until it holds mqext.compaction_buffer_size
  *    (Kafka's log.cleaner.dedupe.buffer.size): the map stops at the end of
  *    the batch that filled it, and what lies beyond is left for a later
  *    map.  Keys are compared byte for byte (no hash-only matching: a
@@ -68,11 +69,12 @@
  * calling mq._compact_topic) keeps its plan until the plan is done, another
  * topic needs a map, or the session ends.
  *
- * The map always starts at the oldest cleanable segment: when the distinct
- * keys of the oldest segments alone fill the budget, the later segments
- * are not compacted until it is raised.  (Kafka maps from its cleaner
- * checkpoint, the first offset not yet cleaned; keeping such a point per
- * partition is still to do.)
+ * Segments a plan has been carried out on are marked cleaned
+ * (mq.segment.cleaned, a prefix of the topic's segments): no key is left
+ * twice in them, so the next map takes only their tombstones and spends
+ * its budget on the segments after them, as Kafka's cleaner maps from its
+ * checkpoint on.  They are still read by the count and rewritten when the
+ * map supersedes something in them.
  *
  * A roll does not wait for the appends in flight in the old active
  * segment, so an inactive segment may still receive the batches of
@@ -158,6 +160,9 @@ typedef struct CompactPlan
 	MemoryContext cxt;
 	int32		topic_id;
 	int			nsegs;			/* segments the map reached, oldest first */
+	int			nwhole;			/* of which it read whole */
+	int			nclean;			/* of which cleaned before (a prefix) */
+	bool	   *seg_above_lso;	/* saw a record at or above an LSO in it */
 	int64	   *segment_ids;
 	Oid		   *relids;			/* each one's relation when mapped */
 	Oid		   *rewritten;		/* and the one our swap gave it */
@@ -331,7 +336,7 @@ tuple_partition(HeapTuple tup, TupleDesc desc)
  * milliseconds as a horizon is.
  */
 static int64 *
-segments_rolled_at(MqTopic *topic, int n)
+segments_rolled_at(MqTopic *topic, int n, int *nclean)
 {
 	int64	   *out = palloc(sizeof(int64) * n);
 	Datum	   *ids = palloc(sizeof(Datum) * n);
@@ -344,12 +349,16 @@ segments_rolled_at(MqTopic *topic, int n)
 	arg = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* one row per segment, in order; NULL when gone (a drop) or not rolled */
-	ret = SPI_execute_with_args("SELECT s.rolled_at"
+	/*
+	 * One row per segment, in order; NULL when gone (a drop) or not rolled.
+	 * Not read-only: a fresh snapshot sees the cleaned marks this very call
+	 * may just have set (plan_mark_clean).
+	 */
+	ret = SPI_execute_with_args("SELECT s.rolled_at, s.cleaned"
 								"  FROM pg_catalog.unnest($1) WITH ORDINALITY u(id, i)"
 								"  LEFT JOIN mq.segment s ON s.segment_id OPERATOR(pg_catalog.=) u.id"
 								" ORDER BY u.i",
-								1, &type, &arg, NULL, true, 0);
+								1, &type, &arg, NULL, false, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != (uint64) n)
 		elog(ERROR, "could not read when the segments of topic \"%s\" were rolled", topic->name);
 	for (int seg = 0; seg < n; seg++)
@@ -358,9 +367,15 @@ segments_rolled_at(MqTopic *topic, int n)
 		TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[seg],
 														   SPI_tuptable->tupdesc, 1, &isnull));
 
+		bool		cleaned;
+
 		/* its tombstones stay */
 		out[seg] = isnull ? PG_INT64_MAX :
 			ts / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+		cleaned = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[seg],
+											 SPI_tuptable->tupdesc, 2, &isnull));
+		if (*nclean == seg && !isnull && cleaned)
+			*nclean = seg + 1;
 	}
 	SPI_finish();
 	return out;
@@ -405,9 +420,13 @@ map_batch(CompactPlan *c, int seg, HeapTuple tup, TupleDesc desc,
 		if (!below_lso(c, partition, rec.offset))
 		{
 			c->above_lso = true;
+			c->seg_above_lso[seg] = true;
 			continue;			/* not cleanable (yet) */
 		}
 		if (rec.key_len < 0)
+			continue;
+		/* cleaned: no key twice, so only a tombstone has anything to decide */
+		if (seg < c->nclean && rec.value_len >= 0)
 			continue;
 		k.partition = partition;
 		k.len = rec.key_len;
@@ -677,11 +696,14 @@ plan_free(void)
 	}
 }
 
+#define PLAN_DONE	(-1)
+#define PLAN_STALE	(-2)
+
 /*
  * The oldest segment of the plan still to rewrite: one with something to
- * remove, still under the relation the map read.  -1 when there is none
- * left, or when the plan no longer holds: a segment before it was
- * rewritten by someone else, or is no longer among the first n of the
+ * remove, still under the relation the map read.  PLAN_DONE when there is
+ * none left; PLAN_STALE when the plan no longer holds: a segment before it
+ * was rewritten by someone else, or is no longer among the first n of the
  * topic (not cleanable any more), so that going on could remove a
  * tombstone while an older value of its key stays.  (A dropped segment
  * took all its records with it.)
@@ -702,9 +724,46 @@ plan_next(CompactPlan *c, int n)
 		for (i = 0; i < n; i++)
 			if (c->topic->segment_ids[i] == c->segment_ids[seg])
 				break;
-		return i < n && relid == c->relids[seg] ? seg : -1;
+		return i < n && relid == c->relids[seg] ? seg : PLAN_STALE;
 	}
-	return -1;
+	return PLAN_DONE;
+}
+
+/*
+ * The plan is carried out: in the segments its map read whole, no key is
+ * left twice below the LSOs it read (each was removed for a newer one in
+ * the map), so they are marked cleaned, and later maps take only their
+ * tombstones (Kafka's cleaner checkpoint).  Not past a segment with a
+ * record the map could not count, nor with an append in flight into a
+ * segment of the plan's.  (An append begun before a roll that commits
+ * into a cleaned segment later can only leave a key twice there, never
+ * bring one back: a tombstone is mapped wherever it is.)
+ */
+static void
+plan_mark_clean(CompactPlan *c)
+{
+	int			k = 0;
+	Datum	   *ids;
+	Datum		arg;
+	Oid			type = INT8ARRAYOID;
+
+	if (c->appends_in_flight)
+		return;
+	while (k < c->nwhole && !c->seg_above_lso[k])
+		k++;
+	if (k <= c->nclean)
+		return;
+	ids = palloc(sizeof(Datum) * k);
+	for (int seg = 0; seg < k; seg++)
+		ids[seg] = Int64GetDatum(c->segment_ids[seg]);
+	arg = PointerGetDatum(construct_array(ids, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("UPDATE mq.segment s SET cleaned = true"
+							  " WHERE s.segment_id OPERATOR(pg_catalog.=) ANY ($1) AND NOT s.cleaned",
+							  1, &type, &arg, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark the segments of topic \"%s\" cleaned", c->topic->name);
+	SPI_finish();
 }
 
 /*
@@ -736,7 +795,8 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 		c->relids[seg] = MqSegmentRelid(topic->segment_ids[seg]);
 	}
 	c->seg_removable = palloc0(sizeof(int64) * n);
-	c->inactive_ms = segments_rolled_at(topic, n);
+	c->seg_above_lso = palloc0(sizeof(bool) * n);
+	c->inactive_ms = segments_rolled_at(topic, n, &c->nclean);
 	c->keys_cxt = AllocSetContextCreate(cxt, "mqext compaction map", ALLOCSET_DEFAULT_SIZES);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(KeyRef);
@@ -744,7 +804,7 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 	ctl.hash = keyref_hash;
 	ctl.match = keyref_match;
 	ctl.hcxt = c->keys_cxt;
-	c->newest = hash_create("mqext compaction map", 1024, &ctl,
+	c->newest = hash_create("mqext compaction map", 64, &ctl,
 							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	/* the LSOs first, then the snapshot: it sees every batch below them */
 	c->npartitions = topic->partitions;
@@ -781,9 +841,10 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 							topic->name, seg, n),
 					 errdetail("The map of keys reached mqext.compaction_buffer_size in segment " INT64_FORMAT ".",
 							   topic->segment_ids[seg]),
-					 errhint("The segments beyond wait for a later map; raise mqext.compaction_buffer_size if this keeps coming.")));
+					 errhint("The segments after it are mapped once these are cleaned; a segment whose keys alone do not fit needs a larger mqext.compaction_buffer_size.")));
 			break;
 		}
+		c->nwhole = seg + 1;
 	}
 	for (int seg = 0; seg < c->nsegs; seg++)
 		scan_segment(c, seg, count_batch, NULL);
@@ -921,8 +982,10 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 		c->topic = topic;
 		c->horizon_ms = horizon_ms;
 		seg = plan_next(c, n);
+		if (seg == PLAN_DONE)
+			plan_mark_clean(c);
 		if (seg < 0)
-			plan_free();		/* done, or no longer holds */
+			plan_free();
 	}
 	if (seg >= 0)
 	{
@@ -948,6 +1011,8 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 			/* a record in flight may change the verdict when it commits */
 			if (!c->above_lso && !c->appends_in_flight)
 				verdict_note(c, n, min_dirty_ratio);
+			if (c->removable == 0)
+				plan_mark_clean(c);
 			UnregisterSnapshot(c->snapshot);
 			MemoryContextDelete(c->cxt);
 			return 0;
