@@ -29,6 +29,8 @@
 #      late append makes a compaction of that segment give up.
 #   5. Each switch off stops its job, on starts it again; a longer interval
 #      set by a reload is obeyed, and a reload back wakes the worker.
+#   6. A compaction plan is carried out within one round (mq._compact_more),
+#      and its segments are marked cleaned at the next.
 #
 # Latencies are printed in the test names.
 use strict;
@@ -713,6 +715,41 @@ my $SEGMENT_MS = 500;
 	my $t = poll_until('postgres', "SELECT count(*) FROM mq.segments WHERE topic = '$tp'", '2', 10);
 	ok(within($t, $BOUND), 'housekeeping_interval back to 200ms: rolled in ' . took($t));
 	is($node->safe_psql('postgres', 'SHOW mqext.housekeeping_interval'), '200ms', 'SHOW: 200ms again');
+}
+
+# A compaction plan is carried out within one round: with the interval at an
+# hour, the one round a reload wakes the worker for rewrites all three dirty
+# segments of a topic (mq._compact_more, a transaction each, after
+# mq._housekeeping_topic did the first); the next round marks them cleaned.
+{
+	my $tp = 'hk.plan';
+	$node->safe_psql('postgres', qq{
+		SELECT mq.create_topic('$tp', 1, '{"cleanup.policy": "compact", "min.compaction.lag.ms": 3600000,
+		                                   "min.cleanable.dirty.ratio": 0}')});
+	for my $k (qw(a b c))
+	{
+		$node->safe_psql('postgres', qq{
+			SELECT count(*) FROM mq.produce_batch('$tp', ARRAY['${k}1', '${k}2'], keys => ARRAY['$k', '$k'])});
+		$node->safe_psql('postgres', qq{SELECT mq._create_segment(topic_id) FROM mq.topic WHERE name = '$tp'});
+	}
+	reload('postgres', q{ALTER SYSTEM SET mqext.housekeeping_interval = '1h'}, 'mqext.housekeeping_interval', '1h');
+	my $log_pos = -s $node->logfile;
+	$node->safe_psql('postgres', qq{SELECT mq.alter_topic('$tp', '{"min.compaction.lag.ms": 0}')});
+	$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+	my $values = qq{SELECT string_agg(value, ' ' ORDER BY "offset") FROM mq.fetch_text('$tp', 0, 0)};
+	my $t = poll_until('postgres', $values, 'a2 b2 c2', 10);
+	ok(within($t, $BOUND), 'one round compacted the three dirty segments in ' . took($t));
+	my $log = slurp_file($node->logfile, $log_pos);
+	my $n = () = $log =~ /compacted segment \d+ of topic "\Q$tp\E"/g;
+	is($n, 3, 'each logged');
+	my $cleaned = qq{SELECT count(*) FILTER (WHERE cleaned) || '/' || count(*) FROM mq.segments WHERE topic = '$tp'};
+	is($node->safe_psql('postgres', $cleaned), '0/4', 'not marked cleaned yet');
+	$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+	$t = poll_until('postgres', $cleaned, '3/4', 10);
+	ok(within($t, $BOUND), 'the next round marked them cleaned in ' . took($t));
+	is($node->safe_psql('postgres', $values), 'a2 b2 c2', 'nothing more removed');
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET mqext.housekeeping_interval; SELECT pg_reload_conf()');
+	ok(within(poll_until('postgres', 'SHOW mqext.housekeeping_interval', '200ms', 30), 30), 'interval back to 200ms');
 }
 
 # --- the server log ---------------------------------------------------------------
