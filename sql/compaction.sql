@@ -172,6 +172,10 @@ SELECT count(*) FROM mq.produce_batch('rest', ARRAY['a', 'b'], keys => ARRAY['a'
 SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 'rest';
 SET client_min_messages = debug1;
 SELECT pg_temp.compact('rest') AS compacted;
+-- (nothing to remove: the segment is marked cleaned, and no verdict is
+-- kept then: the next call maps again, taking only its tombstones)
+SELECT cleaned FROM mq.segments WHERE topic = 'rest' AND NOT active;
+SELECT pg_temp.compact('rest') AS compacted;
 SELECT pg_temp.compact('rest') AS compacted;
 RESET client_min_messages;
 BEGIN;
@@ -185,6 +189,7 @@ SELECT mq._create_segment(topic_id) > 0 AS rolled FROM mq.topic WHERE name = 're
 BEGIN;
 SELECT count(*) FROM mq.produce('rest', 'd', 'd', partition => 0);
 SET LOCAL client_min_messages = debug1;
+SELECT pg_temp.compact('rest') AS compacted;
 SELECT pg_temp.compact('rest') AS compacted;
 SELECT pg_temp.compact('rest') AS compacted;
 COMMIT;

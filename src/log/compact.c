@@ -181,6 +181,7 @@ typedef struct CompactPlan
 	int64		tombstones_inactive_ms; /* the oldest roll of a tombstone kept
 										 * for delete.retention.ms alone */
 	bool		used;			/* by a call since the worker's last round */
+	bool		marked;			/* its segments marked cleaned */
 
 	MqTopic    *topic;
 	Snapshot	snapshot;
@@ -191,6 +192,7 @@ typedef struct CompactPlan
 static CompactPlan *current_plan = NULL;
 
 static void plan_free(void);
+static bool appended_since(MqPartitionSlot *slot, int64 end, const int64 *segment_ids, int n);
 
 /*
  * "Not dirty enough": the last verdict per topic, and what it was reached
@@ -739,7 +741,7 @@ plan_next(CompactPlan *c, int n)
  * into a cleaned segment later can only leave a key twice there, never
  * bring one back: a tombstone is mapped wherever it is.)
  */
-static void
+static bool
 plan_mark_clean(CompactPlan *c)
 {
 	int			k = 0;
@@ -747,12 +749,16 @@ plan_mark_clean(CompactPlan *c)
 	Datum		arg;
 	Oid			type = INT8ARRAYOID;
 
-	if (c->appends_in_flight)
-		return;
+	if (c->appends_in_flight || c->marked)
+		return false;
 	while (k < c->nwhole && !c->seg_above_lso[k])
 		k++;
 	if (k <= c->nclean)
-		return;
+		return false;
+	/* nor after an append begun before a roll reserved in one since the map */
+	for (int p = 0; p < c->npartitions; p++)
+		if (appended_since(MqTopicPartitionSlot(c->topic, p), c->end[p], c->segment_ids, k))
+			return false;
 	ids = palloc(sizeof(Datum) * k);
 	for (int seg = 0; seg < k; seg++)
 		ids[seg] = Int64GetDatum(c->segment_ids[seg]);
@@ -764,6 +770,8 @@ plan_mark_clean(CompactPlan *c)
 							  1, &type, &arg, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not mark the segments of topic \"%s\" cleaned", c->topic->name);
 	SPI_finish();
+	c->marked = true;
+	return true;
 }
 
 /*
@@ -1008,11 +1016,15 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 		if (c->total == 0 || c->removable == 0 ||
 			(double) c->removable / (double) c->total < min_dirty_ratio)
 		{
-			/* a record in flight may change the verdict when it commits */
-			if (!c->above_lso && !c->appends_in_flight)
+			/*
+			 * Nothing to remove: the segments read whole are clean.  A
+			 * verdict would keep the next map, which then begins past them,
+			 * from being made; nor is one noted while a record in flight
+			 * may change it when it commits.
+			 */
+			if (!(c->removable == 0 && plan_mark_clean(c)) &&
+				!c->above_lso && !c->appends_in_flight)
 				verdict_note(c, n, min_dirty_ratio);
-			if (c->removable == 0)
-				plan_mark_clean(c);
 			UnregisterSnapshot(c->snapshot);
 			MemoryContextDelete(c->cxt);
 			return 0;
@@ -1039,6 +1051,10 @@ MqCompactTopic(const char *topic_name, int ncleanable, int64 horizon_ms,
 	rewrite_segment(c, seg, &w);
 	c->rewritten[seg] = w.newrel;
 	SPI_finish();
+	/* the last one: the marks commit (or roll back) with its swap */
+	CommandCounterIncrement();
+	if (plan_next(c, n) == PLAN_DONE)
+		plan_mark_clean(c);
 	PopActiveSnapshot();
 	UnregisterSnapshot(c->snapshot);
 	c->snapshot = NULL;
