@@ -9,8 +9,11 @@
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,13 +44,94 @@ notice_receiver(void *arg, const PGresult *res)
 		fprintf(stderr, "HINT:  %s\n", hint);
 }
 
+/*
+ * Ask for a password as psql does: on the terminal, without echo, or on
+ * stdin and stderr when there is no terminal.  Read a byte at a time: the
+ * records that produce reads from stdin come right after it.  NULL at the
+ * end of the input.
+ */
+static char *
+prompt_password(const char *user)
+{
+	int			fd_in = open("/dev/tty", O_RDWR);
+	int			fd_out = fd_in;
+	bool		tty;
+	struct termios saved;
+	char		buf[1024];
+	size_t		len = 0;
+	bool		got_line = false;
+	char		prompt[256];
+
+	if (fd_in < 0)
+	{
+		fd_in = STDIN_FILENO;
+		fd_out = STDERR_FILENO;
+	}
+	tty = isatty(fd_in) && tcgetattr(fd_in, &saved) == 0;
+	if (user)
+		snprintf(prompt, sizeof(prompt), "Password for user %s: ", user);
+	else
+		snprintf(prompt, sizeof(prompt), "Password: ");
+	if (write(fd_out, prompt, strlen(prompt)) < 0)
+		fatal("could not write the password prompt: %s", strerror(errno));
+	if (tty)
+	{
+		struct termios noecho = saved;
+
+		noecho.c_lflag &= ~ECHO;
+		tcsetattr(fd_in, TCSAFLUSH, &noecho);
+	}
+	for (;;)
+	{
+		char		c;
+		ssize_t		r = read(fd_in, &c, 1);
+
+		if (r < 0 && errno == EINTR && !interrupted)
+			continue;
+		if (r <= 0)
+			break;
+		if (c == '\n')
+		{
+			got_line = true;
+			break;
+		}
+		if (len < sizeof(buf) - 1)
+			buf[len++] = c;
+	}
+	if (tty)
+	{
+		tcsetattr(fd_in, TCSAFLUSH, &saved);
+		if (write(fd_out, "\n", 1) < 0)
+		{
+			/* nothing to do: the prompt's line stays open */
+		}
+	}
+	if (fd_in != STDIN_FILENO)
+		close(fd_in);
+	if (!got_line && len == 0)
+		return NULL;
+	while (len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	return xstrdup(buf);
+}
+
 PGconn *
 mq_connect(void)
 {
-	const char *keywords[8];
-	const char *values[8];
-	int			n = 0;
+	const char *keywords[10];
+	const char *values[10];
+	int			n;
 	PGconn	   *conn;
+
+	if (conn_opts.password_prompt == PROMPT_ALWAYS && conn_opts.password == NULL)
+	{
+		conn_opts.password = prompt_password(conn_opts.user);
+		if (conn_opts.password == NULL)
+			fatal("no password given");
+	}
+again:
+	n = 0;
 
 	/* dbname first: a conninfo or URI in it is expanded, later ones win */
 	if (conn_opts.dbname)
@@ -70,6 +154,11 @@ mq_connect(void)
 		keywords[n] = "user";
 		values[n++] = conn_opts.user;
 	}
+	if (conn_opts.password)
+	{
+		keywords[n] = "password";
+		values[n++] = conn_opts.password;
+	}
 	keywords[n] = "fallback_application_name";
 	values[n++] = progname;
 	keywords[n] = NULL;
@@ -78,6 +167,18 @@ mq_connect(void)
 	conn = PQconnectdbParams(keywords, values, 1);
 	if (conn == NULL)
 		fatal("out of memory");
+	if (PQstatus(conn) == CONNECTION_BAD && PQconnectionNeedsPassword(conn) &&
+		conn_opts.password == NULL && conn_opts.password_prompt != PROMPT_NEVER)
+	{
+		char	   *user = xstrdup(PQuser(conn));
+
+		PQfinish(conn);
+		conn_opts.password = prompt_password(user);
+		free(user);
+		if (conn_opts.password == NULL)
+			fatal("no password given");
+		goto again;
+	}
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		char	   *msg = xstrdup(PQerrorMessage(conn));

@@ -70,6 +70,12 @@ common_option(int c, const char *cmd, const char *help_text)
 		case 'v':
 			conn_opts.verbose++;
 			return true;
+		case 'w':
+			conn_opts.password_prompt = PROMPT_NEVER;
+			return true;
+		case 'W':
+			conn_opts.password_prompt = PROMPT_ALWAYS;
+			return true;
 		case OPT_HELP:
 			fputs(help_text, stdout);
 			exit(EXIT_OK);

@@ -49,7 +49,16 @@ typedef struct MqConnOpts
 	const char *port;
 	const char *user;
 	int			verbose;		/* -v, repeatable */
+	int			password_prompt;	/* PROMPT_*: -w never, -W before connecting */
+	char	   *password;		/* once asked for, for every connection */
 } MqConnOpts;
+
+enum
+{
+	PROMPT_IF_ASKED = 0,		/* when the server asks for one (psql's default) */
+	PROMPT_NEVER,				/* -w */
+	PROMPT_ALWAYS				/* -W */
+};
 
 extern MqConnOpts conn_opts;
 extern const char *progname;
@@ -67,12 +76,14 @@ enum
 	OPT_FIRST_COMMAND			/* commands number their own from here */
 };
 
-#define COMMON_SHORTOPTS "d:U:v"
+#define COMMON_SHORTOPTS "d:U:vwW"
 #define COMMON_LONGOPTS \
 	{"dbname", required_argument, NULL, 'd'}, \
 	{"host", required_argument, NULL, OPT_HOST}, \
 	{"port", required_argument, NULL, OPT_PORT}, \
 	{"username", required_argument, NULL, 'U'}, \
+	{"no-password", no_argument, NULL, 'w'}, \
+	{"password", no_argument, NULL, 'W'}, \
 	{"verbose", no_argument, NULL, 'v'}, \
 	{"help", no_argument, NULL, OPT_HELP}, \
 	{NULL, 0, NULL, 0}
@@ -84,6 +95,10 @@ enum
 	"      --host=HOST         server host or socket directory\n" \
 	"      --port=PORT         server port\n" \
 	"  -U, --username=USER     user name\n" \
+	"  -w, --no-password       never prompt for a password\n" \
+	"  -W, --password          prompt for a password before connecting (else\n" \
+	"                          only when the server asks for one): on the\n" \
+	"                          terminal, or on stdin when there is none\n" \
 	"  -v, --verbose           say more on stderr\n" \
 	"      --help              show this help and exit\n"
 

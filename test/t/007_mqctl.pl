@@ -16,12 +16,14 @@
 #     processes sharing a group, stopped with SIGINT after committing what
 #     they printed;
 #   * groups, nodes (with watch), bench;
+#   * passwords: -w, -W, and the prompt when the server asks for one;
 #   * bad arguments (exit status 2), a server that is down (exit status 1);
 #   * memory stays bounded while streaming a large input and output.
 use strict;
 use warnings;
 
 use IPC::Run;
+use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -39,7 +41,8 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION mqext');
 my $connstr = $node->connstr('postgres');
 
-# mqctl(ARGS..., {in => INPUT, conn => 0}) -> (exit status, stdout, stderr)
+# mqctl(ARGS..., {in => INPUT, connstr => CONNSTR, setsid => 1})
+#   -> (exit status, stdout, stderr)
 sub mqctl
 {
 	my %opt = (ref $_[-1] eq 'HASH') ? %{ pop @_ } : ();
@@ -48,7 +51,9 @@ sub mqctl
 	push @cmd, @_;
 	my $in = $opt{in} // '';
 	my ($out, $err) = ('', '');
-	IPC::Run::run(\@cmd, '<', \$in, '>', \$out, '2>', \$err,
+	# setsid: no controlling terminal, so that a password prompt reads stdin
+	my @init = $opt{setsid} ? (init => sub { POSIX::setsid() }) : ();
+	IPC::Run::run(\@cmd, @init, '<', \$in, '>', \$out, '2>', \$err,
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	return ($? >> 8, $out, $err);
 }
@@ -616,6 +621,49 @@ for my $delay (0.15, 0.3, 0.45, 0.6, 0.9)
 	$h->finish;
 	is($h->full_result(0) >> 8, 0, "SIGINT after $delay s: exit 0") or diag($perr);
 	is(committed_is_printed($g, $pout), '', "SIGINT after $delay s: what it printed is committed");
+}
+
+# ---------------------------------------------------------------------------
+# passwords: -w never asks; without it mqctl asks when the server wants one,
+# -W before connecting; on the terminal, or on stdin when there is none (as
+# here: setsid), where the records produce reads come after the password
+# ---------------------------------------------------------------------------
+{
+	sql(q{CREATE ROLE pwuser LOGIN SUPERUSER PASSWORD 'sekret'});
+	my $hba = $node->data_dir . '/pg_hba.conf';
+	my $rules = slurp_file($hba);
+	open(my $fh, '>', $hba) or die "$hba: $!";
+	print $fh "local all pwuser scram-sha-256\nhost all pwuser 127.0.0.1/32 scram-sha-256\n$rules";
+	close($fh);
+	$node->reload;
+	my $pw = "$connstr user=pwuser";
+	sql(q{SELECT mq.create_topic('pw', 1)});
+	($rc, $out, $err) = mqctl('-w', 'topics', 'list', { connstr => $pw, setsid => 1, in => "sekret\n" });
+	is($rc, 1, '-w: exit 1 when the server wants a password');
+	like($err, qr/no password supplied/, '-w: libpq says why, nothing asked');
+	unlike($err, qr/Password for user/, '-w: no prompt');
+	($rc, $out, $err) = mqctl('topics', 'list', { connstr => $pw, setsid => 1, in => "sekret\n" });
+	is($rc, 0, 'asked when the server wants one, and connected');
+	like($err, qr/^Password for user pwuser: /, 'the prompt names the user');
+	like($out, qr/^pw\b/m, 'the command ran');
+	($rc, $out, $err) = mqctl('topics', 'list', { connstr => $pw, setsid => 1, in => "wrong\n" });
+	is($rc, 1, 'a wrong password: exit 1');
+	like($err, qr/password authentication failed for user "pwuser"/, 'a wrong password: the server says so');
+	($rc, $out, $err) = mqctl('topics', 'list', { connstr => $pw, setsid => 1, in => '' });
+	is($rc, 1, 'no input to read a password from: exit 1');
+	like($err, qr/no password given/, 'no input: said so');
+	($rc, $out, $err) = mqctl('-W', 'produce', 'pw', { connstr => $pw, setsid => 1, in => "sekret\nr1\nr2\n" });
+	is($rc, 0, '-W produce: asked first, then read the records');
+	is(sql(q{SELECT string_agg(value, ',' ORDER BY "offset") FROM mq.fetch_text('pw', 0, 0)}), 'r1,r2',
+		'-W produce: the password is not a record, the records all came');
+	($rc, $out, $err) = mqctl('-W', 'topics', 'list', { setsid => 1, in => "anything\n" });
+	is($rc, 0, '-W where trust needs none: asked, and connected all the same');
+	like($err, qr/^Password: /, '-W without -U: a plain prompt');
+	open($fh, '>', $hba) or die "$hba: $!";
+	print $fh $rules;
+	close($fh);
+	$node->reload;
+	sql(q{SELECT mq.drop_topic('pw'); DROP ROLE pwuser});
 }
 
 # ---------------------------------------------------------------------------
