@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,20 @@ notice_receiver(void *arg, const PGresult *res)
 		fprintf(stderr, "HINT:  %s\n", hint);
 }
 
+/* The terminal's settings while a password prompt has echo off. */
+static int	prompt_fd = -1;
+static struct termios prompt_saved;
+
+/* SIGINT or SIGTERM at the prompt: give the terminal its echo back, then die. */
+static void
+prompt_signal_handler(int signo)
+{
+	if (prompt_fd >= 0)
+		(void) tcsetattr(prompt_fd, TCSAFLUSH, &prompt_saved);
+	signal(signo, SIG_DFL);
+	raise(signo);
+}
+
 /*
  * Ask for a password as psql does: on the terminal, without echo, or on
  * stdin and stderr when there is no terminal.  Read a byte at a time: the
@@ -57,6 +72,8 @@ prompt_password(const char *user)
 	int			fd_out = fd_in;
 	bool		tty;
 	struct termios saved;
+	struct sigaction old_int;
+	struct sigaction old_term;
 	char		buf[1024];
 	size_t		len = 0;
 	bool		got_line = false;
@@ -77,7 +94,15 @@ prompt_password(const char *user)
 	if (tty)
 	{
 		struct termios noecho = saved;
+		struct sigaction sa;
 
+		prompt_saved = saved;
+		prompt_fd = fd_in;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = prompt_signal_handler;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
 		noecho.c_lflag &= ~ECHO;
 		tcsetattr(fd_in, TCSAFLUSH, &noecho);
 	}
@@ -86,7 +111,7 @@ prompt_password(const char *user)
 		char		c;
 		ssize_t		r = read(fd_in, &c, 1);
 
-		if (r < 0 && errno == EINTR && !interrupted)
+		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
@@ -101,6 +126,9 @@ prompt_password(const char *user)
 	if (tty)
 	{
 		tcsetattr(fd_in, TCSAFLUSH, &saved);
+		prompt_fd = -1;
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
 		if (write(fd_out, "\n", 1) < 0)
 		{
 			/* nothing to do: the prompt's line stays open */
