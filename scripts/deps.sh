@@ -5,8 +5,9 @@ set -euo pipefail
 
 # libkrb5-dev: PostgreSQL's libpq/libpq-be.h (the client socket, watched by
 # blocking polls) includes gssapi.h, which Debian's server headers lack.
+# libio-pty-perl: TAP 007 types a password into mqctl on a pseudo-terminal.
 pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
-      postgresql-15-pgtap postgresql-contrib libipc-run-perl
+      postgresql-15-pgtap postgresql-contrib libipc-run-perl libio-pty-perl
       libkrb5-dev make gcc clang-14 libclang-rt-14-dev perl)
 
 missing=()

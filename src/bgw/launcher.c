@@ -15,12 +15,12 @@
  *	 worker (one per database, dynamic)
  *	      connects; if mqext is not installed there, exits, and the launcher
  *	      skips that database until CREATE EXTENSION wakes it (or a minute
- *	      passes); else, every interval, runs mq._housekeeping_topic() for
- *	      each topic (then mq._compact_more() while the topic's compaction
- *	      has segments left, for up to an interval) and then
- *	      mq._housekeeping_sweep(), each in a transaction of its own (a
- *	      step that fails is reported and the round goes on); exits when
- *	      the extension is dropped.
+ *	      passes); else, every interval, runs mq._housekeeping_sweep(), then
+ *	      mq._housekeeping_topic() for each topic (and mq._compact_more()
+ *	      while the topic's compaction has segments left, for up to an
+ *	      interval per round), each in a transaction of its own (a step
+ *	      that fails is reported and the round goes on); exits when the
+ *	      extension is dropped.
  *
  * Worker states, per database slot: IDLE -> RUNNING -> (EXITED_NO_EXTENSION
  * | EXITED) -> IDLE.  The postmaster restarts the launcher after a crash;
@@ -560,13 +560,17 @@ step_failed(ErrorData *error, const char *what)
 }
 
 /*
- * One round: every topic, one step (one transaction) each, so that a roll
- * or a drop holds its locks briefly; then the sweeps.  A step that fails is
- * reported and the round goes on with the next topic: one topic whose
- * housekeeping keeps failing must not stop retention of all the topics
- * after it (which a worker that died at it every round would).  False when
- * mqext was dropped meanwhile.  (Not inlined into worker_run_once, whose
- * PG_TRY would then cover this frame's locals.)
+ * One round: the sweeps first, then every topic, one step (one
+ * transaction) each, so that a roll or a drop holds its locks briefly.  A
+ * step that fails is reported and the round goes on with the next topic:
+ * one topic whose housekeeping keeps failing must not stop retention of all
+ * the topics after it (which a worker that died at it every round would).
+ * After a topic's step, the rest of its compaction plan is carried out, one
+ * segment per transaction, while the round is younger than an interval:
+ * the later topics' retention and rolls wait at most that long (the sweeps
+ * never do), and a compaction left over goes on at the next round.  False
+ * when mqext was dropped meanwhile.  (Not inlined into worker_run_once,
+ * whose PG_TRY would then cover this frame's locals.)
  */
 static pg_noinline bool
 worker_round(MemoryContext round_cxt)
@@ -575,9 +579,13 @@ worker_round(MemoryContext round_cxt)
 	char	   *name;
 	char		sql[64];
 	ErrorData  *error;
-	TimestampTz started;
+	TimestampTz started = GetCurrentTimestamp();
 
 	/* (each transaction's end leaves us in TopMemoryContext: come back) */
+	MemoryContextSwitchTo(round_cxt);
+	if (!run_step_caught("SELECT mq._housekeeping_sweep()", NULL, &error) &&
+		!step_failed(error, "the sweep of members, leases and nodes"))
+		return false;
 	for (;;)
 	{
 		MemoryContextSwitchTo(round_cxt);
@@ -590,15 +598,9 @@ worker_round(MemoryContext round_cxt)
 			return false;
 		CHECK_FOR_INTERRUPTS();
 
-		/*
-		 * The rest of the topic's compaction, one segment per transaction,
-		 * for at most an interval: the other topics' retention waits
-		 * meanwhile, and a compaction left over goes on at the next round
-		 * (from the same plan).
-		 */
 		snprintf(sql, sizeof(sql), "SELECT mq._compact_more(%d)", topic_id);
-		started = GetCurrentTimestamp();
-		for (;;)
+		while (!TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
+										   mq_housekeeping_interval_ms))
 		{
 			bool		more = false;
 
@@ -616,16 +618,11 @@ worker_round(MemoryContext round_cxt)
 				ConfigReloadPending = false;
 				ProcessConfigFile(PGC_SIGHUP);
 			}
-			if (!more || TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
-													mq_housekeeping_interval_ms))
+			if (!more)
 				break;
 		}
 	}
 	MqCompactEndRound();
-	MemoryContextSwitchTo(round_cxt);
-	if (!run_step_caught("SELECT mq._housekeeping_sweep()", NULL, &error) &&
-		!step_failed(error, "the sweep of members, leases and nodes"))
-		return false;
 	return true;
 }
 

@@ -246,12 +246,13 @@ nodes_set(int argc, char **argv)
 	}
 	if (optind != argc - 1 && optind != argc - 2)
 		usage_error("nodes set", "give a path and the data (\"-\" or none: stdin)");
+	/* connected first: a password asked for on stdin comes before the data */
+	conn = mq_connect();
 	buf_init(&in);
 	values[0] = argv[optind];
 	values[1] = read_data(optind + 1 < argc ? argv[optind + 1] : "-", &lengths[1], &in);
 	values[2] = version;
 	values[3] = lease;
-	conn = mq_connect();
 	res = mq_exec_binary(conn, "SELECT mq.node_set($1, $2, $3, $4)::text",
 						 4, values, lengths, formats, types);
 	printf("%s\n", PQgetvalue(res, 0, 0));
@@ -309,6 +310,8 @@ nodes_create(int argc, char **argv)
 		usage_error("nodes create", "give a path and, optionally, the data (\"-\": stdin)");
 	if (ttl && lease)
 		usage_error("nodes create", "give --ttl or --lease, not both");
+	/* connected first: a password asked for on stdin comes before the data */
+	conn = mq_connect();
 	buf_init(&in);
 	values[0] = argv[optind];
 	values[1] = read_data(optind + 1 < argc ? argv[optind + 1] : NULL, &lengths[1], &in);
@@ -316,7 +319,6 @@ nodes_create(int argc, char **argv)
 	values[3] = sequential ? "true" : "false";
 	values[4] = ttl;
 	values[5] = lease;
-	conn = mq_connect();
 	res = mq_exec_binary(conn, parents ?
 						 "SELECT mq.node_create_all($1, $2, $3, $4, $5, $6)" :
 						 "SELECT mq.node_create($1, $2, $3, $4, $5, $6)",

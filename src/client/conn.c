@@ -46,52 +46,59 @@ notice_receiver(void *arg, const PGresult *res)
 }
 
 /* The terminal's settings while a password prompt has echo off. */
-static int	prompt_fd = -1;
+static volatile sig_atomic_t prompt_fd = -1;
 static struct termios prompt_saved;
 
-/* SIGINT or SIGTERM at the prompt: give the terminal its echo back, then die. */
+/* A signal at the prompt: give the terminal its echo back, then die of it. */
 static void
 prompt_signal_handler(int signo)
 {
 	if (prompt_fd >= 0)
-		(void) tcsetattr(prompt_fd, TCSAFLUSH, &prompt_saved);
+		(void) tcsetattr(prompt_fd, TCSANOW, &prompt_saved);
 	signal(signo, SIG_DFL);
 	raise(signo);
 }
 
+static const int prompt_signals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
+#define NUM_PROMPT_SIGNALS (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
+
 /*
- * Ask for a password as psql does: on the terminal, without echo, or on
- * stdin and stderr when there is no terminal.  Read a byte at a time: the
- * records that produce reads from stdin come right after it.  NULL at the
- * end of the input.
+ * Ask for a password as psql does: on the terminal, without echo; with no
+ * terminal, on stdin and stderr, but only if use_stdin (-W: stdin may hold
+ * records, which a password asked for unawares would eat).  Read a byte at
+ * a time: what produce reads from stdin comes right after the password's
+ * line.  NULL when there is nowhere to ask, or at the end of the input.
  */
 static char *
-prompt_password(const char *user)
+prompt_password(const char *user, bool use_stdin)
 {
-	int			fd_in = open("/dev/tty", O_RDWR);
-	int			fd_out = fd_in;
-	bool		tty;
+	int			fd_tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	int			fd_in = fd_tty;
+	int			fd_out = fd_tty;
+	bool		echo_off;
 	struct termios saved;
-	struct sigaction old_int;
-	struct sigaction old_term;
-	char		buf[1024];
+	struct sigaction old[NUM_PROMPT_SIGNALS];
+	char	   *buf;
+	size_t		cap = 128;
 	size_t		len = 0;
 	bool		got_line = false;
 	char		prompt[256];
 
-	if (fd_in < 0)
+	if (fd_tty < 0)
 	{
+		if (!use_stdin)
+			return NULL;
 		fd_in = STDIN_FILENO;
 		fd_out = STDERR_FILENO;
 	}
-	tty = isatty(fd_in) && tcgetattr(fd_in, &saved) == 0;
+	echo_off = isatty(fd_in) && tcgetattr(fd_in, &saved) == 0;
 	if (user)
 		snprintf(prompt, sizeof(prompt), "Password for user %s: ", user);
 	else
 		snprintf(prompt, sizeof(prompt), "Password: ");
 	if (write(fd_out, prompt, strlen(prompt)) < 0)
 		fatal("could not write the password prompt: %s", strerror(errno));
-	if (tty)
+	if (echo_off)
 	{
 		struct termios noecho = saved;
 		struct sigaction sa;
@@ -101,11 +108,14 @@ prompt_password(const char *user)
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = prompt_signal_handler;
 		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
+		for (size_t i = 0; i < NUM_PROMPT_SIGNALS; i++)
+			sigaction(prompt_signals[i], &sa, &old[i]);
 		noecho.c_lflag &= ~ECHO;
 		tcsetattr(fd_in, TCSAFLUSH, &noecho);
 	}
+	buf = malloc(cap);
+	if (buf == NULL)
+		fatal("out of memory");
 	for (;;)
 	{
 		char		c;
@@ -120,28 +130,40 @@ prompt_password(const char *user)
 			got_line = true;
 			break;
 		}
-		if (len < sizeof(buf) - 1)
-			buf[len++] = c;
+		if (len + 1 >= cap)
+		{
+			char	   *bigger = realloc(buf, cap * 2);
+
+			if (bigger == NULL)
+				fatal("out of memory");
+			buf = bigger;
+			cap *= 2;
+		}
+		buf[len++] = c;
 	}
-	if (tty)
+	if (echo_off)
 	{
-		tcsetattr(fd_in, TCSAFLUSH, &saved);
+		/* TCSADRAIN: what was typed after the password stays to be read */
+		tcsetattr(fd_in, TCSADRAIN, &saved);
 		prompt_fd = -1;
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
+		for (size_t i = 0; i < NUM_PROMPT_SIGNALS; i++)
+			sigaction(prompt_signals[i], &old[i], NULL);
 		if (write(fd_out, "\n", 1) < 0)
 		{
 			/* nothing to do: the prompt's line stays open */
 		}
 	}
-	if (fd_in != STDIN_FILENO)
-		close(fd_in);
+	if (fd_tty >= 0)
+		close(fd_tty);
 	if (!got_line && len == 0)
+	{
+		free(buf);
 		return NULL;
+	}
 	while (len > 0 && buf[len - 1] == '\r')
 		len--;
 	buf[len] = '\0';
-	return xstrdup(buf);
+	return buf;
 }
 
 PGconn *
@@ -151,10 +173,11 @@ mq_connect(void)
 	const char *values[10];
 	int			n;
 	PGconn	   *conn;
+	bool		no_password_hint = false;
 
 	if (conn_opts.password_prompt == PROMPT_ALWAYS && conn_opts.password == NULL)
 	{
-		conn_opts.password = prompt_password(conn_opts.user);
+		conn_opts.password = prompt_password(conn_opts.user, true);
 		if (conn_opts.password == NULL)
 			fatal("no password given");
 	}
@@ -198,14 +221,16 @@ again:
 	if (PQstatus(conn) == CONNECTION_BAD && PQconnectionNeedsPassword(conn) &&
 		conn_opts.password == NULL && conn_opts.password_prompt != PROMPT_NEVER)
 	{
-		char	   *user = xstrdup(PQuser(conn));
+		char	   *password = prompt_password(PQuser(conn), false);
 
-		PQfinish(conn);
-		conn_opts.password = prompt_password(user);
-		free(user);
-		if (conn_opts.password == NULL)
-			fatal("no password given");
-		goto again;
+		if (password != NULL)
+		{
+			PQfinish(conn);
+			conn_opts.password = password;
+			goto again;
+		}
+		/* no terminal to ask on: libpq's message, and how to give one */
+		no_password_hint = true;
 	}
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
@@ -215,6 +240,10 @@ again:
 		while (len > 0 && msg[len - 1] == '\n')
 			msg[--len] = '\0';
 		PQfinish(conn);
+		if (no_password_hint)
+			fatal("could not connect to the database: %s\n"
+				  "HINT:  There is no terminal to ask for the password on: give it with -W (read from stdin), PGPASSWORD or ~/.pgpass.",
+				  msg);
 		fatal("could not connect to the database: %s", msg);
 	}
 	PQsetNoticeReceiver(conn, notice_receiver, NULL);

@@ -95,10 +95,11 @@ enum
 	"      --host=HOST         server host or socket directory\n" \
 	"      --port=PORT         server port\n" \
 	"  -U, --username=USER     user name\n" \
-	"  -w, --no-password       never prompt for a password\n" \
-	"  -W, --password          prompt for a password before connecting (else\n" \
-	"                          only when the server asks for one): on the\n" \
-	"                          terminal, or on stdin when there is none\n" \
+	"  -w, --no-password       never prompt for a password (else asked on the\n" \
+	"                          terminal when the server wants one)\n" \
+	"  -W, --password          prompt for a password before connecting: on the\n" \
+	"                          terminal, or on stdin when there is none (the\n" \
+	"                          data a command reads from stdin comes after it)\n" \
 	"  -v, --verbose           say more on stderr\n" \
 	"      --help              show this help and exit\n"
 

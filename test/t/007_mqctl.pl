@@ -642,20 +642,39 @@ for my $delay (0.15, 0.3, 0.45, 0.6, 0.9)
 	is($rc, 1, '-w: exit 1 when the server wants a password');
 	like($err, qr/no password supplied/, '-w: libpq says why, nothing asked');
 	unlike($err, qr/Password for user/, '-w: no prompt');
-	($rc, $out, $err) = mqctl('topics', 'list', { connstr => $pw, setsid => 1, in => "sekret\n" });
-	is($rc, 0, 'asked when the server wants one, and connected');
-	like($err, qr/^Password for user pwuser: /, 'the prompt names the user');
-	like($out, qr/^pw\b/m, 'the command ran');
-	($rc, $out, $err) = mqctl('topics', 'list', { connstr => $pw, setsid => 1, in => "wrong\n" });
+
+	# on a terminal: asked there, without echo
+	my ($in, $tty) = ('', '');
+	my $h = IPC::Run::start([ $MQCTL, '-d', $pw, 'topics', 'list' ], '<pty<', \$in, '>pty>', \$tty,
+		'2>', \$err, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	$h->pump until $tty =~ /Password for user pwuser: /;
+	$in .= "sekret\n";
+	$h->finish;
+	is($? >> 8, 0, 'a terminal: asked when the server wants a password, and connected');
+	like($tty, qr/Password for user pwuser: \r?\n/, 'a terminal: the prompt, and the password not echoed');
+	unlike($tty, qr/sekret/, 'a terminal: the password is nowhere in the output');
+	like($tty, qr/^pw\b/m, 'a terminal: the command ran');
+
+	# no terminal and no -W: not asked (stdin may be records), told how
+	($rc, $out, $err) = mqctl('produce', 'pw', { connstr => $pw, setsid => 1, in => "sekret\nr0\n" });
+	is($rc, 1, 'no terminal, no -W: exit 1');
+	like($err, qr/no password supplied.*\nHINT:  .*-W/s, 'no terminal, no -W: the hint says how to give one');
+	unlike($err, qr/Password for user/, 'no terminal, no -W: nothing asked');
+	($rc, $out, $err) = mqctl('-W', 'topics', 'list', { connstr => $pw, setsid => 1, in => "wrong\n" });
 	is($rc, 1, 'a wrong password: exit 1');
 	like($err, qr/password authentication failed for user "pwuser"/, 'a wrong password: the server says so');
-	($rc, $out, $err) = mqctl('topics', 'list', { connstr => $pw, setsid => 1, in => '' });
-	is($rc, 1, 'no input to read a password from: exit 1');
-	like($err, qr/no password given/, 'no input: said so');
+	($rc, $out, $err) = mqctl('-W', 'topics', 'list', { connstr => $pw, setsid => 1, in => '' });
+	is($rc, 1, '-W and nothing to read a password from: exit 1');
+	like($err, qr/no password given/, '-W and no input: said so');
 	($rc, $out, $err) = mqctl('-W', 'produce', 'pw', { connstr => $pw, setsid => 1, in => "sekret\nr1\nr2\n" });
 	is($rc, 0, '-W produce: asked first, then read the records');
+	like($err, qr/^Password: /, '-W: asked before connecting, so a plain prompt (the user is in the conninfo), as psql -W');
 	is(sql(q{SELECT string_agg(value, ',' ORDER BY "offset") FROM mq.fetch_text('pw', 0, 0)}), 'r1,r2',
 		'-W produce: the password is not a record, the records all came');
+	($rc, $out, $err) = mqctl('-W', 'nodes', 'create', '/pw', '-', { connstr => $pw, setsid => 1, in => "sekret\nnode data" });
+	is($rc, 0, '-W nodes create: asked first, then read the data');
+	is(sql(q{SELECT convert_from(data, 'UTF8') FROM mq.node_get('/pw')}), 'node data',
+		'-W nodes create: the data is what follows the password');
 	($rc, $out, $err) = mqctl('-W', 'topics', 'list', { setsid => 1, in => "anything\n" });
 	is($rc, 0, '-W where trust needs none: asked, and connected all the same');
 	like($err, qr/^Password: /, '-W without -U: a plain prompt');
@@ -663,7 +682,7 @@ for my $delay (0.15, 0.3, 0.45, 0.6, 0.9)
 	print $fh $rules;
 	close($fh);
 	$node->reload;
-	sql(q{SELECT mq.drop_topic('pw'); DROP ROLE pwuser});
+	sql(q{SELECT mq.drop_topic('pw'); SELECT mq.node_delete('/pw'); DROP ROLE pwuser});
 }
 
 # ---------------------------------------------------------------------------
