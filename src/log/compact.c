@@ -10,15 +10,16 @@
  *
  * 1. A map (partition, key) -> newest offset is built over the cleanable
  *    segments, oldest first (of those already cleaned, only their
- *    tombstones), until it holds mqext.compaction_buffer_size
+ *    tombstones: see below), until it holds mqext.compaction_buffer_size
  *    (Kafka's log.cleaner.dedupe.buffer.size): the map stops at the end of
  *    the batch that filled it, and what lies beyond is left for a later
  *    map.  Keys are compared byte for byte (no hash-only matching: a
  *    collision must never cost a record).
  * 2. A record is removable when a newer record of its key is in the map,
- *    or when it is a tombstone (null value) that is the newest of its key
- *    in the map, in a segment rolled more than delete.retention.ms ago (mq.segment.rolled_at; not by the record's own timestamp, which
- *    the producer sets: a tombstone stamped an hour back would go at once,
+ *    or when it is a tombstone (null value), the newest of its key in the
+ *    map, in a segment rolled more than delete.retention.ms ago
+ *    (mq.segment.rolled_at; not by the record's own timestamp, which the
+ *    producer sets: a tombstone stamped an hour back would go at once,
  *    before a consumer that had read the key's older value could see the
  *    delete.  Kafka too counts from cleaning, not from the record.)
  *    Records without a key are kept.  Only what lies below the partition's
@@ -35,46 +36,52 @@
  *    is in its segment or an older one, since a partition's offsets grow
  *    from one segment to the next (an appender moves on to the newer
  *    segment once anyone appended to its partition there), and those
- *    segments are rewritten first (see 3); the key's older records in the
- *    unmapped part of the segment where the map stopped are found by the
- *    rewrite's own lookup, which sees every record.
+ *    segments are rewritten first (see 3); the rewrite looks every record
+ *    up, so the key's older records where the map did not reach go too.
  * 3. The segments with something to remove are rewritten one per call,
  *    oldest first, never one before an older one is done (a tombstone
- *    must not go while an older value stays), each into a new relation: a batch keeps its base
- *    offset and last offset delta, and its kept records their offsets; a
- *    batch with nothing left stays as an empty batch, so that the last
- *    offset of every partition, which restarts the offset counter after a
- *    crash, survives.  Then, in the same transaction, the old relation is
- *    dropped and the new one takes its name and its place under the topic
- *    (MqSegmentOpen finds it by name).  Waiting for the old one's readers
- *    is bounded to a second, and never queues other readers behind us.
+ *    must not go while an older value stays), each into a new relation:
+ *    a batch keeps its base offset and last offset delta, and its kept
+ *    records their offsets; a batch with nothing left stays as an empty
+ *    batch, so that the last offset of every partition, which restarts the
+ *    offset counter after a crash, survives.  Then, in the same
+ *    transaction, the old relation is dropped and the new one takes its
+ *    name and its place under the topic (MqSegmentOpen finds it by name).
+ *    Waiting for the old one's readers is bounded to a second, and never
+ *    queues other readers behind us.
  *
- * One segment per call, because the swap's exclusive locks last until the
- * transaction ends; the map, though, is kept between calls (and so between
- * transactions) as a plan, so that rewriting n segments reads them n + 2
- * times, not 3n: the worker calls again in a transaction of its own for as
- * long as the plan has segments left (mq._compact_more).  The map stays
- * sound over time: what it decides, it decides from committed records
- * below the LSOs it read, and those only ever gain newer versions.  A
- * segment is done once its relation is the one our swap made (a swap
- * rolled back leaves the old one, so the segment is tried again); one
- * that another backend rewrote, or that is no longer cleanable, ends the
- * plan, and the next call maps afresh.
- * When the records of a topic are not dirty enough, that verdict is kept
- * too, so that a compacted topic at rest is not read again every round:
- * until its cleanable segments change, the ratio asked for changes, or a
- * tombstone's delete.retention.ms runs out, or an append (begun before a
- * roll) goes into one of its cleanable segments: the partitions' shared
- * state says in which segment offsets were reserved (MqPartitionPositions).  A backend other than the worker (a superuser
- * calling mq._compact_topic) keeps its plan until the plan is done, another
- * topic needs a map, or the session ends.
+ * The plan.  One segment per call, because the swap's exclusive locks last
+ * until the transaction ends; the map, though, is kept between calls (and
+ * so between transactions) as a plan: rewriting k of n segments reads the
+ * n twice and the k once more, where a map per rewrite read them 2kn
+ * times.  The worker calls again, in a transaction of its own, for as long
+ * as the plan has segments left (mq._compact_more).  The map stays sound
+ * over time: what it decides, it decides from committed records below the
+ * LSOs it read, and those only ever gain newer versions.  A segment is
+ * done once its relation is the one our swap made (a swap rolled back
+ * leaves the old one, so the segment is tried again); one that another
+ * backend rewrote, or that is no longer cleanable, ends the plan, and the
+ * next call maps afresh.  One plan at a time: a topic that needs a map
+ * frees another topic's plan.  A backend other than the worker (a
+ * superuser calling mq._compact_topic) keeps its plan until it is done,
+ * another topic needs a map, or the session ends.
  *
- * Segments a plan has been carried out on are marked cleaned
- * (mq.segment.cleaned, a prefix of the topic's segments): no key is left
- * twice in them, so the next map takes only their tombstones and spends
- * its budget on the segments after them, as Kafka's cleaner maps from its
- * checkpoint on.  They are still read by the count and rewritten when the
- * map supersedes something in them.
+ * Cleaned segments.  When a plan is carried out (with its last swap), the
+ * segments its map read whole hold no key twice below the LSOs it read,
+ * and are marked so (mq.segment.cleaned, a prefix of the topic's
+ * segments): later maps take only their tombstones and spend the budget on
+ * the segments after them, as Kafka's cleaner maps from its checkpoint on.
+ * They are still counted and rewritten when the map supersedes something
+ * in them.  An append begun before a roll that commits into a cleaned
+ * segment later can only leave a key twice there, never bring a deleted
+ * one back: a tombstone is mapped wherever it is.
+ *
+ * Verdicts.  When a topic is not dirty enough, that is remembered too, so
+ * that a compacted topic at rest is not read again every round: until its
+ * cleanable segments change, the ratio asked for changes, a tombstone's
+ * delete.retention.ms runs out, or an append (begun before a roll) goes
+ * into one of its cleanable segments, which the partitions' shared state
+ * tells (MqPartitionPositions: in which segment offsets were reserved).
  *
  * A roll does not wait for the appends in flight in the old active
  * segment, so an inactive segment may still receive the batches of
