@@ -51,7 +51,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 # pg_regress scripts live in sql/ beside the extension scripts (PG15's
 # pg_regress reads sql/ and expected/ under one input dir).
 REGRESS = topic produce fetch idempotence codec_vectors privileges group coord retention compaction stats batches
-ISOLATION = lso lso_batches fetch_batches_held savepoint_inflight serializable aborted multi_topic prepare segment_roll housekeeping_drop group_rebalance group_fencing group_sweep group_poll_wait coord_tree coord_node_wait coord_elect coord_lock compaction_inflight compaction_concurrent create_topic
+ISOLATION = lso lso_batches fetch_batches_held savepoint_inflight serializable aborted multi_topic prepare segment_roll housekeeping_drop group_rebalance group_fencing group_sweep group_poll_wait coord_tree coord_node_wait coord_elect coord_lock compaction_inflight compaction_concurrent create_topic group_static
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -670,7 +670,8 @@ CREATE TABLE mq.consumer_group (
     group_id    text PRIMARY KEY,
     generation  integer NOT NULL DEFAULT 0,
     strategy    text NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    incarnations bigint NOT NULL DEFAULT 0  -- subscribes with a given member id so far
 );
 COMMENT ON TABLE mq.consumer_group IS 'mqext catalog: consumer groups and their generation';
 
@@ -685,6 +686,7 @@ CREATE TABLE mq.group_member (
     joined_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     last_poll      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     seen_generation integer,        -- newest assignment its polls read; NULL: none yet
+    incarnation    bigint,          -- a given member id: which subscribe made it (NULL: session-bound)
     PRIMARY KEY (group_id, member_id)
 );
 COMMENT ON TABLE mq.group_member IS 'mqext catalog: members of consumer groups';
@@ -822,16 +824,34 @@ END
 $$;
 
 /*
+ * A member id as a client passes it: the id, and the incarnation that
+ * mq.subscribe appended to it ("worker-1#42"), NULL when there is none.
+ */
+CREATE FUNCTION mq._member_token(p_member text, OUT base text, OUT incarnation bigint)
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.substring(p_member, '^(.*)#[0-9]{1,18}$'), p_member),
+           pg_catalog.substring(p_member, '#([0-9]{1,18})$')::bigint
+$$;
+
+/*
  * The member a call acts for: the given member id, or this session's
  * session-bound member.  A session-bound member answers only to its own
- * session.
+ * session.  A member id with its incarnation ("worker-1#42", as
+ * mq.subscribe returns it) answers only while no later subscribe with the
+ * same id came (Kafka's static membership fences the old instance:
+ * FENCED_INSTANCE_ID); p_lock keeps such a subscribe waiting until the
+ * caller's transaction ends, so that what the call writes comes before it.
  */
-CREATE FUNCTION mq._member(p_group text, p_member text) RETURNS mq.group_member
-    LANGUAGE plpgsql STABLE
+CREATE FUNCTION mq._member(p_group text, p_member text, p_lock boolean DEFAULT false)
+    RETURNS mq.group_member
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     m mq.group_member;
+    tok record := mq._member_token(p_member);
 BEGIN
     IF p_group IS NULL THEN
         RAISE EXCEPTION 'group_id must not be null' USING ERRCODE = '22004';
@@ -845,17 +865,29 @@ BEGIN
                 USING ERRCODE = 'MQ012', HINT = 'Call mq.subscribe() first, or pass member_id.';
         END IF;
     ELSE
-        SELECT * INTO m FROM mq.group_member gm
-         WHERE gm.group_id = p_group AND gm.member_id = p_member;
+        IF p_lock THEN
+            SELECT * INTO m FROM mq.group_member gm
+             WHERE gm.group_id = p_group AND gm.member_id = tok.base FOR SHARE;
+        ELSE
+            SELECT * INTO m FROM mq.group_member gm
+             WHERE gm.group_id = p_group AND gm.member_id = tok.base;
+        END IF;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'member "%" is not in group "%"', p_member, p_group
+            RAISE EXCEPTION 'member "%" is not in group "%"', tok.base, p_group
                 USING ERRCODE = 'MQ012',
                       DETAIL = 'It never joined, left, or was removed after session.timeout.ms or max.poll.interval.ms without a poll.',
                       HINT = 'Call mq.subscribe() again.';
         END IF;
         IF m.session_bound AND (m.session_pid <> pg_backend_pid() OR m.session_start <> mq._session_start()) THEN
-            RAISE EXCEPTION 'member "%" of group "%" belongs to another session', p_member, p_group
+            RAISE EXCEPTION 'member "%" of group "%" belongs to another session', tok.base, p_group
                 USING ERRCODE = 'MQ012';
+        END IF;
+        IF tok.incarnation IS NOT NULL AND m.incarnation IS DISTINCT FROM tok.incarnation THEN
+            RAISE EXCEPTION 'member "%" of group "%" was fenced: a newer instance subscribed with its id',
+                            p_member, p_group
+                USING ERRCODE = 'MQ014',
+                      DETAIL = format('The member''s current incarnation is %s.', m.incarnation),
+                      HINT = 'Stop this instance: another one consumes as this member now.';
         END IF;
     END IF;
     RETURN m;
@@ -1217,7 +1249,8 @@ DECLARE
     missing text;
     grp mq.consumer_group;
     existing mq.group_member;
-    mid text := subscribe.member_id;
+    mid text := (mq._member_token(subscribe.member_id)).base;
+    inc bigint;
     nmembers integer;
 BEGIN
     IF subscribe.group_id IS NULL OR subscribe.group_id = '' THEN
@@ -1267,15 +1300,27 @@ BEGIN
         UPDATE mq.consumer_group g SET strategy = strat WHERE g.group_id = subscribe.group_id;
     END IF;
 
-    INSERT INTO mq.group_member AS m (group_id, member_id, session_bound, session_pid, session_start, topics, config)
+    -- A given member id: a new incarnation, which fences the older ones.
+    -- Numbered per group, not per member: one swept and subscribed again
+    -- must not get a number its old instance still holds.  (A group is
+    -- deleted only without members, and its old instances are then refused
+    -- as not members.)
+    IF subscribe.member_id IS NOT NULL THEN
+        UPDATE mq.consumer_group g SET incarnations = g.incarnations + 1
+         WHERE g.group_id = subscribe.group_id
+        RETURNING g.incarnations INTO inc;
+    END IF;
+    INSERT INTO mq.group_member AS m (group_id, member_id, session_bound, session_pid, session_start,
+                                      topics, config, incarnation)
     VALUES (subscribe.group_id, mid, subscribe.member_id IS NULL,
             CASE WHEN subscribe.member_id IS NULL THEN pg_backend_pid() END,
             CASE WHEN subscribe.member_id IS NULL THEN mq._session_start() END,
-            ARRAY(SELECT DISTINCT x FROM unnest(subscribe.topics) x ORDER BY 1), cfg)
+            ARRAY(SELECT DISTINCT x FROM unnest(subscribe.topics) x ORDER BY 1), cfg, inc)
     ON CONFLICT (group_id, member_id) DO UPDATE
        SET topics = EXCLUDED.topics, config = EXCLUDED.config, last_poll = clock_timestamp(),
            seen_generation = CASE WHEN subscribe.member_id IS NOT NULL THEN NULL
-                                  ELSE m.seen_generation END;
+                                  ELSE m.seen_generation END,
+           incarnation = EXCLUDED.incarnation;
     -- a member id subscribing again is a new incarnation of its client (the
     -- old one may have crashed after a poll): it starts from the committed
     -- offsets, as a restarted Kafka consumer does, not from the positions
@@ -1288,7 +1333,7 @@ BEGIN
         PERFORM mq._bind_session();
     END IF;
     PERFORM mq._rebalance(subscribe.group_id);
-    RETURN mid;
+    RETURN CASE WHEN inc IS NULL THEN mid ELSE mid || '#' || inc END;
 END
 $$;
 COMMENT ON FUNCTION mq.subscribe(text, text[], text, jsonb) IS 'join a consumer group (or change the member''s topics); returns the member id';
@@ -1299,7 +1344,7 @@ CREATE FUNCTION mq.unsubscribe(group_id text, member_id text DEFAULT NULL) RETUR
 AS $$
 #variable_conflict use_column
 DECLARE
-    m mq.group_member := mq._member(unsubscribe.group_id, unsubscribe.member_id);
+    m mq.group_member := mq._member(unsubscribe.group_id, unsubscribe.member_id, true);
 BEGIN
     PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = m.group_id FOR NO KEY UPDATE;
     DELETE FROM mq.group_member gm WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
@@ -1439,7 +1484,7 @@ BEGIN
     LOOP
         epoch := mq._key_epoch(m.group_id);
         rebalanced := mq._sweep(m.group_id);
-        m := mq._member(m.group_id, m.member_id);
+        m := mq._member(m.group_id, poll.member_id);
         wrote := rebalanced;
         got := '{}';
         w_topics := '{}'; w_parts := '{}'; w_pos := '{}';
@@ -1622,7 +1667,14 @@ BEGIN
            -- only from rows this poll holds: one it could not lock (a
            -- rebalance moving it) was not read under its assignment
            seen_generation = greatest(gm.seen_generation, (SELECT max(g) FROM unnest(l_gen) g))
-     WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
+     WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id
+       AND gm.incarnation IS NOT DISTINCT FROM m.incarnation;
+    -- A newer instance subscribed with this member id since the check
+    -- above: this poll's commits and moves are undone with the error.
+    -- (The UPDATE's row lock orders any later subscribe after us.)
+    IF NOT FOUND AND (mq._member_token(poll.member_id)).incarnation IS NOT NULL THEN
+        PERFORM mq._member(m.group_id, poll.member_id);
+    END IF;
 
     RETURN QUERY SELECT g.* FROM unnest(got) g;
 END
@@ -1676,7 +1728,7 @@ CREATE FUNCTION mq.commit(group_id text, member_id text DEFAULT NULL) RETURNS vo
 AS $$
 #variable_conflict use_column
 DECLARE
-    m mq.group_member := mq._member(commit.group_id, commit.member_id);
+    m mq.group_member := mq._member(commit.group_id, commit.member_id, true);
 BEGIN
     -- SKIP LOCKED: a row locked by another transaction is being moved by a
     -- rebalance (which waits for the rows we hold); its position equals
@@ -1702,7 +1754,7 @@ CREATE FUNCTION mq.commit(group_id text, topic text, partition integer, "offset"
 AS $$
 #variable_conflict use_column
 DECLARE
-    m mq.group_member := mq._member(commit.group_id, commit.member_id);
+    m mq.group_member := mq._member(commit.group_id, commit.member_id, true);
     tid integer;
 BEGIN
     IF commit."offset" IS NULL OR commit."offset" < 0 THEN
@@ -1750,7 +1802,7 @@ CREATE FUNCTION mq.seek(group_id text, topic text, partition integer, "offset" b
 AS $$
 #variable_conflict use_column
 DECLARE
-    m mq.group_member := mq._member(seek.group_id, seek.member_id);
+    m mq.group_member := mq._member(seek.group_id, seek.member_id, true);
     tid integer;
 BEGIN
     IF seek."offset" IS NULL OR seek."offset" < 0 THEN
@@ -1770,7 +1822,7 @@ CREATE FUNCTION mq.seek(group_id text, topic text, partition integer, ts timesta
 AS $$
 #variable_conflict use_column
 DECLARE
-    m mq.group_member := mq._member(seek.group_id, seek.member_id);
+    m mq.group_member := mq._member(seek.group_id, seek.member_id, true);
     tid integer;
 BEGIN
     IF seek.ts IS NULL THEN
@@ -1875,9 +1927,9 @@ CREATE VIEW mq.group_members AS
                                FROM mq.group_assignment ga JOIN mq.topic t ON t.topic_id = ga.topic_id
                               WHERE ga.group_id = m.group_id AND ga.member_id = m.member_id
                               GROUP BY t.name) x), '{}') AS assignment,
-           m.last_poll
+           m.last_poll, m.incarnation
       FROM mq.group_member m;
-COMMENT ON VIEW mq.group_members IS 'members of consumer groups with their assignment ({"topic": [partitions]})';
+COMMENT ON VIEW mq.group_members IS 'members of consumer groups with their assignment ({"topic": [partitions]}) and, for a given member id, the incarnation of its latest subscribe';
 
 CREATE VIEW mq.consumer_lag AS
     SELECT k.group_id, t.name AS topic, k.partition, o.committed_offset,
