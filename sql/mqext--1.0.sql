@@ -670,8 +670,7 @@ CREATE TABLE mq.consumer_group (
     group_id    text PRIMARY KEY,
     generation  integer NOT NULL DEFAULT 0,
     strategy    text NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    incarnations bigint NOT NULL DEFAULT 0  -- subscribes with a given member id so far
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE mq.consumer_group IS 'mqext catalog: consumer groups and their generation';
 
@@ -690,6 +689,18 @@ CREATE TABLE mq.group_member (
     PRIMARY KEY (group_id, member_id)
 );
 COMMENT ON TABLE mq.group_member IS 'mqext catalog: members of consumer groups';
+
+-- The last incarnation of each given member id (mq.subscribe): kept when
+-- the member is swept or leaves and when its group is deleted, so that a
+-- number is never given twice to one id (an old instance still holding it
+-- would pass the fence).
+CREATE TABLE mq.member_incarnation (
+    group_id     text NOT NULL,
+    member_id    text NOT NULL,
+    incarnation  bigint NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+);
+COMMENT ON TABLE mq.member_incarnation IS 'mqext catalog: the last incarnation of each given member id, for fencing';
 
 CREATE TABLE mq.group_assignment (
     group_id    text NOT NULL,
@@ -842,7 +853,9 @@ $$;
  * mq.subscribe returns it) answers only while no later subscribe with the
  * same id came (Kafka's static membership fences the old instance:
  * FENCED_INSTANCE_ID); p_lock keeps such a subscribe waiting until the
- * caller's transaction ends, so that what the call writes comes before it.
+ * caller's transaction ends, so that what the call writes comes before it
+ * (only with an incarnation: a bare id is not fenced, and two instances
+ * sharing one would deadlock upgrading the lock).
  */
 CREATE FUNCTION mq._member(p_group text, p_member text, p_lock boolean DEFAULT false)
     RETURNS mq.group_member
@@ -865,7 +878,7 @@ BEGIN
                 USING ERRCODE = 'MQ012', HINT = 'Call mq.subscribe() first, or pass member_id.';
         END IF;
     ELSE
-        IF p_lock THEN
+        IF p_lock AND tok.incarnation IS NOT NULL THEN
             SELECT * INTO m FROM mq.group_member gm
              WHERE gm.group_id = p_group AND gm.member_id = tok.base FOR SHARE;
         ELSE
@@ -1249,7 +1262,8 @@ DECLARE
     missing text;
     grp mq.consumer_group;
     existing mq.group_member;
-    mid text := (mq._member_token(subscribe.member_id)).base;
+    tok record := mq._member_token(subscribe.member_id);
+    mid text := tok.base;
     inc bigint;
     nmembers integer;
 BEGIN
@@ -1287,6 +1301,11 @@ BEGIN
             RAISE EXCEPTION 'member "%" of group "%" belongs to another session', mid, subscribe.group_id
                 USING ERRCODE = 'MQ012';
         END IF;
+        -- with its incarnation: the same instance changing its topics, if
+        -- it is still the member's (else fenced, or gone)
+        IF tok.incarnation IS NOT NULL THEN
+            PERFORM mq._member(subscribe.group_id, subscribe.member_id);
+        END IF;
     END IF;
 
     SELECT count(*) INTO nmembers FROM mq.group_member m
@@ -1300,15 +1319,25 @@ BEGIN
         UPDATE mq.consumer_group g SET strategy = strat WHERE g.group_id = subscribe.group_id;
     END IF;
 
-    -- A given member id: a new incarnation, which fences the older ones.
-    -- Numbered per group, not per member: one swept and subscribed again
-    -- must not get a number its old instance still holds.  (A group is
-    -- deleted only without members, and its old instances are then refused
-    -- as not members.)
-    IF subscribe.member_id IS NOT NULL THEN
-        UPDATE mq.consumer_group g SET incarnations = g.incarnations + 1
-         WHERE g.group_id = subscribe.group_id
-        RETURNING g.incarnations INTO inc;
+    -- A bare member id: a new instance of its client (the old one may have
+    -- crashed after a poll).  It starts from the committed offsets, as a
+    -- restarted Kafka consumer does, not from the positions of a client
+    -- that is gone (reset before the member row is locked: a poll locks
+    -- its assignment rows, then the member row), and gets a new
+    -- incarnation, which fences the older ones.  (Numbers that a
+    -- subscribe rolled back gave out come again: its caller was told it
+    -- failed.)
+    IF subscribe.member_id IS NOT NULL AND tok.incarnation IS NULL THEN
+        IF existing.member_id IS NOT NULL THEN
+            UPDATE mq.group_assignment ga SET position = NULL
+             WHERE ga.group_id = subscribe.group_id AND ga.member_id = mid;
+        END IF;
+        INSERT INTO mq.member_incarnation AS i (group_id, member_id, incarnation)
+        VALUES (subscribe.group_id, mid, 1)
+        ON CONFLICT (group_id, member_id) DO UPDATE SET incarnation = i.incarnation + 1
+        RETURNING i.incarnation INTO inc;
+    ELSIF tok.incarnation IS NOT NULL THEN
+        inc := tok.incarnation;
     END IF;
     INSERT INTO mq.group_member AS m (group_id, member_id, session_bound, session_pid, session_start,
                                       topics, config, incarnation)
@@ -1318,17 +1347,9 @@ BEGIN
             ARRAY(SELECT DISTINCT x FROM unnest(subscribe.topics) x ORDER BY 1), cfg, inc)
     ON CONFLICT (group_id, member_id) DO UPDATE
        SET topics = EXCLUDED.topics, config = EXCLUDED.config, last_poll = clock_timestamp(),
-           seen_generation = CASE WHEN subscribe.member_id IS NOT NULL THEN NULL
-                                  ELSE m.seen_generation END,
+           seen_generation = CASE WHEN subscribe.member_id IS NOT NULL AND tok.incarnation IS NULL
+                                  THEN NULL ELSE m.seen_generation END,
            incarnation = EXCLUDED.incarnation;
-    -- a member id subscribing again is a new incarnation of its client (the
-    -- old one may have crashed after a poll): it starts from the committed
-    -- offsets, as a restarted Kafka consumer does, not from the positions
-    -- of a client that is gone
-    IF subscribe.member_id IS NOT NULL AND existing.member_id IS NOT NULL THEN
-        UPDATE mq.group_assignment ga SET position = NULL
-         WHERE ga.group_id = subscribe.group_id AND ga.member_id = mid;
-    END IF;
     IF subscribe.member_id IS NULL THEN
         PERFORM mq._bind_session();
     END IF;
@@ -1344,9 +1365,12 @@ CREATE FUNCTION mq.unsubscribe(group_id text, member_id text DEFAULT NULL) RETUR
 AS $$
 #variable_conflict use_column
 DECLARE
-    m mq.group_member := mq._member(unsubscribe.group_id, unsubscribe.member_id, true);
+    m mq.group_member;
 BEGIN
-    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = m.group_id FOR NO KEY UPDATE;
+    -- the group row first, as subscribe takes them; then the member (and
+    -- its incarnation) is checked under that lock
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = unsubscribe.group_id FOR NO KEY UPDATE;
+    m := mq._member(unsubscribe.group_id, unsubscribe.member_id);
     DELETE FROM mq.group_member gm WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
     PERFORM mq._rebalance(m.group_id);
 END
@@ -1671,7 +1695,8 @@ BEGIN
        AND gm.incarnation IS NOT DISTINCT FROM m.incarnation;
     -- A newer instance subscribed with this member id since the check
     -- above: this poll's commits and moves are undone with the error.
-    -- (The UPDATE's row lock orders any later subscribe after us.)
+    -- (From here the row lock orders any later subscribe after us; one
+    -- already waiting for our assignment rows waits for our end anyway.)
     IF NOT FOUND AND (mq._member_token(poll.member_id)).incarnation IS NOT NULL THEN
         PERFORM mq._member(m.group_id, poll.member_id);
     END IF;
@@ -3442,6 +3467,7 @@ SELECT pg_catalog.pg_extension_config_dump('mq.producer', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.producer_state', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.consumer_group', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.group_member', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.member_incarnation', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.group_assignment', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.group_offset', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.lease', '');
