@@ -691,9 +691,9 @@ CREATE TABLE mq.group_member (
 COMMENT ON TABLE mq.group_member IS 'mqext catalog: members of consumer groups';
 
 -- The last incarnation of each given member id (mq.subscribe): kept when
--- the member is swept or leaves and when its group is deleted, so that a
--- number is never given twice to one id (an old instance still holding it
--- would pass the fence).
+-- the member is swept or leaves, so that a number is never given twice to
+-- one id while its group lives (an old instance still holding it would
+-- pass the fence); deleted with the group (mq.delete_group).
 CREATE TABLE mq.member_incarnation (
     group_id     text NOT NULL,
     member_id    text NOT NULL,
@@ -842,8 +842,8 @@ CREATE FUNCTION mq._member_token(p_member text, OUT base text, OUT incarnation b
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(pg_catalog.substring(p_member, '^(.*)#[0-9]{1,18}$'), p_member),
-           pg_catalog.substring(p_member, '#([0-9]{1,18})$')::bigint
+    SELECT coalesce(pg_catalog.substring(p_member, '^(.*)#[1-9][0-9]{0,17}$'), p_member),
+           pg_catalog.substring(p_member, '#([1-9][0-9]{0,17})$')::bigint
 $$;
 
 /*
@@ -896,6 +896,12 @@ BEGIN
                 USING ERRCODE = 'MQ012';
         END IF;
         IF tok.incarnation IS NOT NULL AND m.incarnation IS DISTINCT FROM tok.incarnation THEN
+            IF m.incarnation IS NULL OR tok.incarnation > m.incarnation THEN
+                RAISE EXCEPTION 'member "%" of group "%" has no such incarnation', p_member, p_group
+                    USING ERRCODE = 'MQ014',
+                          DETAIL = format('Its current incarnation is %s.', coalesce(m.incarnation::text, 'none')),
+                          HINT = 'Pass the member id as mq.subscribe returned it.';
+            END IF;
             RAISE EXCEPTION 'member "%" of group "%" was fenced: a newer instance subscribed with its id',
                             p_member, p_group
                 USING ERRCODE = 'MQ014',
@@ -1304,6 +1310,12 @@ BEGIN
         -- with its incarnation: the same instance changing its topics, if
         -- it is still the member's (else fenced, or gone)
         IF tok.incarnation IS NOT NULL THEN
+            IF existing.member_id IS NULL THEN
+                RAISE EXCEPTION 'member "%" is not in group "%"', mid, subscribe.group_id
+                    USING ERRCODE = 'MQ012',
+                          DETAIL = 'It left, or was removed after session.timeout.ms or max.poll.interval.ms without a poll.',
+                          HINT = 'Subscribe with the bare member_id to join as a new instance.';
+            END IF;
             PERFORM mq._member(subscribe.group_id, subscribe.member_id);
         END IF;
     END IF;
@@ -1365,11 +1377,11 @@ CREATE FUNCTION mq.unsubscribe(group_id text, member_id text DEFAULT NULL) RETUR
 AS $$
 #variable_conflict use_column
 DECLARE
-    m mq.group_member;
+    m mq.group_member := mq._member(unsubscribe.group_id, unsubscribe.member_id);
 BEGIN
-    -- the group row first, as subscribe takes them; then the member (and
-    -- its incarnation) is checked under that lock
-    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = unsubscribe.group_id FOR NO KEY UPDATE;
+    -- the group row next, as subscribe takes them; then the member (and
+    -- its incarnation) is checked again under that lock
+    PERFORM 1 FROM mq.consumer_group g WHERE g.group_id = m.group_id FOR NO KEY UPDATE;
     m := mq._member(unsubscribe.group_id, unsubscribe.member_id);
     DELETE FROM mq.group_member gm WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id;
     PERFORM mq._rebalance(m.group_id);
@@ -1932,6 +1944,10 @@ BEGIN
             USING ERRCODE = '55006';
     END IF;
     DELETE FROM mq.consumer_group g WHERE g.group_id = delete_group.group_id;
+    -- (a member id's instance numbers start again in a new group of that
+    -- name: its old instances were swept, and are refused as not members
+    -- until a new one has subscribed as often)
+    DELETE FROM mq.member_incarnation i WHERE i.group_id = delete_group.group_id;
 END
 $$;
 COMMENT ON FUNCTION mq.delete_group(text) IS 'delete a group without members, with its committed offsets';
