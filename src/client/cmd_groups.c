@@ -154,7 +154,8 @@ groups_describe(int argc, char **argv)
 	PQclear(res);
 
 	res = mq_exec(conn,
-				  "SELECT member_id, session_bound, array_to_string(topics, ',') AS topics,"
+				  "SELECT member_id || coalesce('#' || incarnation, '') AS member_id,"
+				  "       session_bound, array_to_string(topics, ',') AS topics,"
 				  "       assignment, last_poll"
 				  "  FROM mq.group_members WHERE group_id = $1 ORDER BY member_id",
 				  1, params);
