@@ -519,9 +519,13 @@ SELECT length(c), octet_length(c) FROM mq.watch_channel(repeat('é', 30)) c;
 SELECT c, octet_length(c) FROM mq.watch_channel(repeat('x', 54)) c;
 SELECT c, octet_length(c) FROM mq.watch_channel(repeat('x', 55)) c;
 SELECT c, octet_length(c),
-       c = 'mq.topic.' || left(n, 21) || '.' || md5(n) AS prefix_and_md5
+       c = 'mq.topic.' || left(n, 21) || '#' || md5(n) AS prefix_and_md5
   FROM (SELECT repeat('abcdefghij', 24) || 'abcdefghi' AS n) x, mq.watch_channel(n) c;
 SELECT mq.watch_channel(repeat('a', 249)) <> mq.watch_channel(repeat('a', 248) || 'b') AS distinct_channels;
+-- '#' is not a character of topic names: a name of 54 characters shaped
+-- like a long name's channel does not share it
+SELECT mq.watch_channel('abcdefghijabcdefghija.' || md5(repeat('abcdefghij', 24) || 'abcdefghi'))
+       <> mq.watch_channel(repeat('abcdefghij', 24) || 'abcdefghi') AS distinct_channels;
 
 SELECT mq.create_topic('g.w', 3, '{"notify": true}');
 SELECT mq.create_topic('g.w2', 1, '{"notify": true}');
@@ -576,6 +580,29 @@ COMMIT;
 SELECT "offset" AS auto_offset FROM mq.produce('g.w', 'auto', partition => 1) \gset
 \o
 \echo :auto_offset
+-- each append in a savepoint of its own, released: one notification, the
+-- last offset of each partition
+BEGIN;
+SAVEPOINT a;
+SELECT "offset" FROM mq.produce('g.w', 's1', partition => 0);
+RELEASE SAVEPOINT a;
+SAVEPOINT b;
+SELECT "offset" FROM mq.produce('g.w', 's2', partition => 0);
+SAVEPOINT c;
+SELECT "offset" FROM mq.produce('g.w', 's3', partition => 1);
+RELEASE SAVEPOINT c;
+RELEASE SAVEPOINT b;
+\o | sed -e 's/PID [0-9]*/PID N/'
+COMMIT;
+\o
+-- notify turned off after appending, in the same transaction: nothing
+BEGIN;
+SELECT "offset" FROM mq.produce('g.w2', 'off');
+SELECT mq.alter_topic('g.w2', '{"notify": false}');
+\o | sed -e 's/PID [0-9]*/PID N/'
+COMMIT;
+\o
+SELECT mq.alter_topic('g.w2', '{"notify": true}');
 -- two notify topics in one transaction: one notification each, in the
 -- order of their first append
 BEGIN;

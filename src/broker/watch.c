@@ -16,7 +16,8 @@
  * and "truncated": true tells listeners to look at mq.partitions.
  *
  * Channel names are limited to 63 bytes; mq.watch_channel() gives
- * "mq.topic.<name>" when that fits, else a prefix of the name and its MD5.
+ * "mq.topic.<name>" when that fits, else a prefix of the name, '#' and
+ * its MD5.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,29 +29,42 @@
 #include "commands/async.h"
 #include "common/md5.h"
 #include "lib/stringinfo.h"
+#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 
 #include "broker/watch.h"
+#include "catalog/metadata_cache.h"
 #include "mqext.h"
 
 #define MQ_CHANNEL_PREFIX	"mq.topic."
 #define MQ_NOTIFY_PAYLOAD_MAX 7900
 
 /*
- * One append to remember, with the subtransaction level that made it: an
- * append rolled back to a savepoint must not be announced.
+ * One (topic, partition) appended to, with the subtransaction level that
+ * made the note: an append rolled back to a savepoint must not be
+ * announced.  The notes are kept in the order they were made, so their
+ * levels never decrease along the list, and a hash finds a note by its
+ * key at once: a transaction may append many times, each in a savepoint
+ * of its own (psql's ON_ERROR_ROLLBACK, a driver's autosave), and must not
+ * pay for the notes of the others each time.
  */
+typedef struct NoteKey
+{
+	char		topic[MQ_TOPIC_NAME_MAX + 1];	/* zero-padded: hashed as bytes */
+	int32		partition;
+	int32		level;
+} NoteKey;
+
 typedef struct Note
 {
-	char	   *topic;
-	int32		partition;
+	NoteKey		key;			/* must be first */
 	int64		last_offset;
-	int			level;
 } Note;
 
 static MemoryContext watch_cxt = NULL;
-static Note *notes = NULL;
+static HTAB *note_hash = NULL;
+static Note **notes = NULL;		/* in the order they were made */
 static int	nnotes = 0;
 static int	notes_cap = 0;
 
@@ -67,62 +81,96 @@ MqWatchChannel(const char *topic_name)
 		elog(ERROR, "could not compute MD5 of a topic name: %s", errstr);
 	/*
 	 * 9 + at most 21 + 1 + 32 = 63 bytes; cut at a character boundary (a
-	 * topic name is ASCII, but this is callable with any text)
+	 * topic name is ASCII, but this is callable with any text).  '#' is
+	 * not a character of topic names, so no shorter name's channel looks
+	 * like this.
 	 */
-	return psprintf(MQ_CHANNEL_PREFIX "%.*s.%s",
+	return psprintf(MQ_CHANNEL_PREFIX "%.*s#%s",
 					pg_mbcliplen(topic_name, (int) len, 21), topic_name, hex);
+}
+
+static void
+note_key(NoteKey *key, const char *topic_name, int32 partition, int level)
+{
+	memset(key, 0, sizeof(NoteKey));
+	strlcpy(key->topic, topic_name, sizeof(key->topic));
+	key->partition = partition;
+	key->level = level;
 }
 
 void
 MqWatchNoteAppend(const char *topic_name, int32 partition, int64 last_offset)
 {
-	int			level = GetCurrentTransactionNestLevel();
-	MemoryContext old;
-
-	/* same topic, partition and level as the last note: just move it on */
-	for (int i = nnotes - 1; i >= 0 && notes[i].level == level; i--)
-	{
-		if (notes[i].partition == partition && strcmp(notes[i].topic, topic_name) == 0)
-		{
-			notes[i].last_offset = Max(notes[i].last_offset, last_offset);
-			return;
-		}
-	}
+	NoteKey		key;
+	Note	   *note;
+	bool		found;
 
 	if (watch_cxt == NULL)
 		watch_cxt = AllocSetContextCreate(TopMemoryContext, "mqext watch",
 										  ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(watch_cxt);
+	if (note_hash == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(NoteKey);
+		ctl.entrysize = sizeof(Note);
+		ctl.hcxt = watch_cxt;
+		note_hash = hash_create("mqext watch notes", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	note_key(&key, topic_name, partition, GetCurrentTransactionNestLevel());
+	note = hash_search(note_hash, &key, HASH_ENTER, &found);
+	if (found)
+	{
+		note->last_offset = Max(note->last_offset, last_offset);
+		return;
+	}
+	note->last_offset = last_offset;
 	if (nnotes >= notes_cap)
 	{
-		notes_cap = Max(8, notes_cap * 2);
-		notes = notes ? repalloc(notes, notes_cap * sizeof(Note)) :
-			palloc(notes_cap * sizeof(Note));
+		notes_cap = Max(16, notes_cap * 2);
+		notes = notes ? repalloc(notes, notes_cap * sizeof(Note *)) :
+			MemoryContextAlloc(watch_cxt, notes_cap * sizeof(Note *));
 	}
-	notes[nnotes].topic = pstrdup(topic_name);
-	notes[nnotes].partition = partition;
-	notes[nnotes].last_offset = last_offset;
-	notes[nnotes].level = level;
-	nnotes++;
-	MemoryContextSwitchTo(old);
+	notes[nnotes++] = note;
 }
 
-/* A subtransaction ended: forget its notes, or hand them to its parent. */
+/*
+ * A subtransaction ended: forget its notes, or hand them to its parent,
+ * merged with the parent's note of the same partition.  Its notes are the
+ * tail of the list (levels never decrease along it).
+ */
 void
 MqWatchSubXactEnd(bool commit)
 {
 	int			level = GetCurrentTransactionNestLevel();
-	int			kept = 0;
+	int			first = nnotes;
+	int			kept;
 
-	for (int i = 0; i < nnotes; i++)
+	while (first > 0 && notes[first - 1]->key.level >= level)
+		first--;
+	if (first == nnotes)
+		return;
+	kept = first;
+	for (int i = first; i < nnotes; i++)
 	{
-		if (notes[i].level >= level)
+		Note		moved = *notes[i];
+		Note	   *parent;
+		bool		found;
+
+		hash_search(note_hash, &notes[i]->key, HASH_REMOVE, NULL);
+		if (!commit)
+			continue;
+		moved.key.level = level - 1;
+		parent = hash_search(note_hash, &moved.key, HASH_ENTER, &found);
+		if (found)
+			parent->last_offset = Max(parent->last_offset, moved.last_offset);
+		else
 		{
-			if (!commit)
-				continue;
-			notes[i].level = level - 1;
+			parent->last_offset = moved.last_offset;
+			notes[kept++] = parent;
 		}
-		notes[kept++] = notes[i];
 	}
 	nnotes = kept;
 }
@@ -130,16 +178,21 @@ MqWatchSubXactEnd(bool commit)
 static int
 note_cmp(const void *a, const void *b)
 {
-	const Note *x = (const Note *) a;
-	const Note *y = (const Note *) b;
-	int			c = strcmp(x->topic, y->topic);
+	const Note *x = *(Note *const *) a;
+	const Note *y = *(Note *const *) b;
+	int			c = strcmp(x->key.topic, y->key.topic);
 
 	if (c != 0)
 		return c;
-	return (x->partition > y->partition) - (x->partition < y->partition);
+	return (x->key.partition > y->key.partition) - (x->key.partition < y->key.partition);
 }
 
-/* One NOTIFY per topic, with the last offset written in each partition. */
+/*
+ * One NOTIFY per topic, with the last offset written in each partition;
+ * none for a topic dropped or whose notify was turned off since it was
+ * appended to in this transaction.  (Appends made before notify was turned
+ * on in the same transaction were not noted: they are not announced.)
+ */
 void
 MqWatchNotifyAtPreCommit(void)
 {
@@ -147,27 +200,34 @@ MqWatchNotifyAtPreCommit(void)
 
 	if (nnotes == 0)
 		return;
-	qsort(notes, nnotes, sizeof(Note), note_cmp);
+	qsort(notes, nnotes, sizeof(Note *), note_cmp);
 	while (i < nnotes)
 	{
-		const char *topic = notes[i].topic;
+		const char *topic = notes[i]->key.topic;
+		MqTopic    *t = MqTopicLookup(topic, true);
 		StringInfoData buf;
 		int			parts_start;
 		bool		first = true;
 
+		if (t == NULL || !t->notify)
+		{
+			while (i < nnotes && strcmp(notes[i]->key.topic, topic) == 0)
+				i++;
+			continue;
+		}
 		initStringInfo(&buf);
 		appendStringInfoString(&buf, "{\"topic\": ");
 		escape_json(&buf, topic);
 		parts_start = buf.len;
 		appendStringInfoString(&buf, ", \"partitions\": {");
-		while (i < nnotes && strcmp(notes[i].topic, topic) == 0)
+		while (i < nnotes && strcmp(notes[i]->key.topic, topic) == 0)
 		{
-			int32		partition = notes[i].partition;
-			int64		last = notes[i].last_offset;
+			int32		partition = notes[i]->key.partition;
+			int64		last = notes[i]->last_offset;
 
-			for (; i < nnotes && strcmp(notes[i].topic, topic) == 0 &&
-				 notes[i].partition == partition; i++)
-				last = Max(last, notes[i].last_offset);
+			for (; i < nnotes && strcmp(notes[i]->key.topic, topic) == 0 &&
+				 notes[i]->key.partition == partition; i++)
+				last = Max(last, notes[i]->last_offset);
 			appendStringInfo(&buf, "%s\"%d\": " INT64_FORMAT, first ? "" : ", ",
 							 partition, last);
 			first = false;
@@ -191,6 +251,7 @@ MqWatchForget(void)
 	nnotes = 0;
 	notes = NULL;
 	notes_cap = 0;
+	note_hash = NULL;
 	if (watch_cxt != NULL)
 		MemoryContextReset(watch_cxt);
 }
