@@ -380,6 +380,7 @@ BEGIN
     EXECUTE format('DROP TABLE mq_data.%I', 'topic_' || id);
     DELETE FROM mq.topic t WHERE t.topic_id = id;
     PERFORM mq._forget_topic(log_relid);
+    PERFORM mq._watch_forget(drop_topic.topic);
 END
 $$;
 COMMENT ON FUNCTION mq.drop_topic(text, boolean) IS 'drop a topic, its log and its catalog rows';
@@ -393,6 +394,11 @@ DECLARE
 BEGIN
     UPDATE mq.topic t SET config = mq._merge_config(t.config, alter_topic.config)
      WHERE t.topic_id = id;
+    -- notify off: this transaction's appends to it go unannounced
+    IF (SELECT (mq.default_config() || t.config)->>'notify' FROM mq.topic t WHERE t.topic_id = id)
+       IS DISTINCT FROM 'true' THEN
+        PERFORM mq._watch_forget(alter_topic.topic);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION mq.alter_topic(text, jsonb) IS 'set topic config keys; a JSON null resets a key to its default';
@@ -771,6 +777,11 @@ CREATE FUNCTION mq.watch_channel(topic text) RETURNS text
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mq_watch_channel';
 COMMENT ON FUNCTION mq.watch_channel(text) IS 'the LISTEN channel of a topic with notify = true (at most 63 bytes, for any topic name)';
+
+CREATE FUNCTION mq._watch_forget(topic text) RETURNS void
+    LANGUAGE c VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_watch_forget';
 
 CREATE FUNCTION mq.default_consumer_config() RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -22,6 +22,7 @@
 #include "shmem/waiters.h"
 
 PG_FUNCTION_INFO_V1(mq_watch_channel);
+PG_FUNCTION_INFO_V1(mq_watch_forget);
 PG_FUNCTION_INFO_V1(mq_wait_for_records);
 PG_FUNCTION_INFO_V1(mq_bind_session);
 PG_FUNCTION_INFO_V1(mq_session_start);
@@ -79,6 +80,14 @@ Datum
 mq_watch_channel(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(MqWatchChannel(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+}
+
+/* mq._watch_forget(topic): its appends in this transaction go unannounced */
+Datum
+mq_watch_forget(PG_FUNCTION_ARGS)
+{
+	MqWatchForgetTopic(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
 }
 
 /* mq._wait_for_records(group_id, epoch, topics text[], partitions int[], positions bigint[], timeout_ms) */

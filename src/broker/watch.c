@@ -34,7 +34,6 @@
 #include "utils/memutils.h"
 
 #include "broker/watch.h"
-#include "catalog/metadata_cache.h"
 #include "mqext.h"
 
 #define MQ_CHANNEL_PREFIX	"mq.topic."
@@ -119,6 +118,15 @@ MqWatchNoteAppend(const char *topic_name, int32 partition, int64 last_offset)
 		note_hash = hash_create("mqext watch notes", 16, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
+	/* room first: an entry made must make it into the list */
+	if (nnotes >= notes_cap)
+	{
+		int			cap = Max(16, notes_cap * 2);
+
+		notes = notes ? repalloc(notes, cap * sizeof(Note *)) :
+			MemoryContextAlloc(watch_cxt, cap * sizeof(Note *));
+		notes_cap = cap;
+	}
 	note_key(&key, topic_name, partition, GetCurrentTransactionNestLevel());
 	note = hash_search(note_hash, &key, HASH_ENTER, &found);
 	if (found)
@@ -127,13 +135,28 @@ MqWatchNoteAppend(const char *topic_name, int32 partition, int64 last_offset)
 		return;
 	}
 	note->last_offset = last_offset;
-	if (nnotes >= notes_cap)
-	{
-		notes_cap = Max(16, notes_cap * 2);
-		notes = notes ? repalloc(notes, notes_cap * sizeof(Note *)) :
-			MemoryContextAlloc(watch_cxt, notes_cap * sizeof(Note *));
-	}
 	notes[nnotes++] = note;
+}
+
+/*
+ * A topic dropped, or its notify turned off, in this transaction: its
+ * appends are not announced.  (Were that rolled back to a savepoint, they
+ * stay unannounced: a notification is a hint, and a blocking poll does not
+ * need it.)
+ */
+void
+MqWatchForgetTopic(const char *topic_name)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < nnotes; i++)
+	{
+		if (strcmp(notes[i]->key.topic, topic_name) == 0)
+			hash_search(note_hash, &notes[i]->key, HASH_REMOVE, NULL);
+		else
+			notes[kept++] = notes[i];
+	}
+	nnotes = kept;
 }
 
 /*
@@ -155,20 +178,22 @@ MqWatchSubXactEnd(bool commit)
 	kept = first;
 	for (int i = first; i < nnotes; i++)
 	{
-		Note		moved = *notes[i];
+		NoteKey		up;
+		int64		last = notes[i]->last_offset;
 		Note	   *parent;
 		bool		found;
 
+		/* (the key built anew: its padding is hashed too) */
+		note_key(&up, notes[i]->key.topic, notes[i]->key.partition, level - 1);
 		hash_search(note_hash, &notes[i]->key, HASH_REMOVE, NULL);
 		if (!commit)
 			continue;
-		moved.key.level = level - 1;
-		parent = hash_search(note_hash, &moved.key, HASH_ENTER, &found);
+		parent = hash_search(note_hash, &up, HASH_ENTER, &found);
 		if (found)
-			parent->last_offset = Max(parent->last_offset, moved.last_offset);
+			parent->last_offset = Max(parent->last_offset, last);
 		else
 		{
-			parent->last_offset = moved.last_offset;
+			parent->last_offset = last;
 			notes[kept++] = parent;
 		}
 	}
@@ -188,10 +213,10 @@ note_cmp(const void *a, const void *b)
 }
 
 /*
- * One NOTIFY per topic, with the last offset written in each partition;
- * none for a topic dropped or whose notify was turned off since it was
- * appended to in this transaction.  (Appends made before notify was turned
- * on in the same transaction were not noted: they are not announced.)
+ * One NOTIFY per topic, with the last offset written in each partition.
+ * (No catalog lookup here: an error would fail the COMMIT.  A topic whose
+ * notify was turned off, or that was dropped, forgot its notes then:
+ * MqWatchForgetTopic.)
  */
 void
 MqWatchNotifyAtPreCommit(void)
@@ -204,17 +229,10 @@ MqWatchNotifyAtPreCommit(void)
 	while (i < nnotes)
 	{
 		const char *topic = notes[i]->key.topic;
-		MqTopic    *t = MqTopicLookup(topic, true);
 		StringInfoData buf;
 		int			parts_start;
 		bool		first = true;
 
-		if (t == NULL || !t->notify)
-		{
-			while (i < nnotes && strcmp(notes[i]->key.topic, topic) == 0)
-				i++;
-			continue;
-		}
 		initStringInfo(&buf);
 		appendStringInfoString(&buf, "{\"topic\": ");
 		escape_json(&buf, topic);

@@ -14,5 +14,6 @@ extern void MqWatchNoteAppend(const char *topic_name, int32 partition,
 extern void MqWatchSubXactEnd(bool commit);
 extern void MqWatchNotifyAtPreCommit(void);
 extern void MqWatchForget(void);
+extern void MqWatchForgetTopic(const char *topic_name);
 
 #endif							/* MQ_WATCH_H */

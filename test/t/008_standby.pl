@@ -46,6 +46,12 @@ like($err, qr/0A000/, 'standby: with 0A000');
 like($err, qr/cannot read or write a topic's partitions during recovery/, 'standby: saying why');
 ($rc, $out, $err) = $standby->psql('postgres', q{SELECT mq.latest_offset('s', 1)});
 isnt($rc, 0, 'standby: mq.latest_offset fails too');
+for my $q (q{SELECT count(*) FROM mq.fetch_batches('s', 0, 0)},
+	q{SELECT count(*) FROM mq.partitions WHERE topic = 's'})
+{
+	($rc, $out, $err) = $standby->psql('postgres', $q, extra_params => ['-v', 'VERBOSITY=verbose']);
+	ok($rc != 0 && $err =~ /0A000/, "standby: $q fails with 0A000");
+}
 is($standby->safe_psql('postgres', q{SELECT topic || ':' || partitions FROM mq.topics}), 's:2',
 	'standby: mq.topics still answers');
 
