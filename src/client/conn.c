@@ -96,8 +96,11 @@ prompt_password(const char *user, bool use_stdin)
 		snprintf(prompt, sizeof(prompt), "Password for user %s: ", user);
 	else
 		snprintf(prompt, sizeof(prompt), "Password: ");
-	if (write(fd_out, prompt, strlen(prompt)) < 0)
-		fatal("could not write the password prompt: %s", strerror(errno));
+
+	/*
+	 * Echo off before the prompt shows, as psql does: TCSAFLUSH discards
+	 * what was typed before it, never what is typed after the prompt.
+	 */
 	if (echo_off)
 	{
 		struct termios noecho = saved;
@@ -112,6 +115,12 @@ prompt_password(const char *user, bool use_stdin)
 			sigaction(prompt_signals[i], &sa, &old[i]);
 		noecho.c_lflag &= ~ECHO;
 		tcsetattr(fd_in, TCSAFLUSH, &noecho);
+	}
+	if (write(fd_out, prompt, strlen(prompt)) < 0)
+	{
+		if (echo_off)
+			tcsetattr(fd_in, TCSADRAIN, &saved);
+		fatal("could not write the password prompt: %s", strerror(errno));
 	}
 	buf = malloc(cap);
 	if (buf == NULL)

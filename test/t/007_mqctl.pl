@@ -647,7 +647,9 @@ for my $delay (0.15, 0.3, 0.45, 0.6, 0.9)
 	my ($in, $tty) = ('', '');
 	my $h = IPC::Run::start([ $MQCTL, '-d', $pw, 'topics', 'list' ], '<pty<', \$in, '>pty>', \$tty,
 		'2>', \$err, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	$h->pump until $tty =~ /Password for user pwuser: /;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while ($tty !~ /Password for user pwuser: / && time < $deadline) { $h->pump_nb; sleep 0.02; }
+	like($tty, qr/Password for user pwuser: /, 'a terminal: the prompt shows');
 	$in .= "sekret\n";
 	$h->finish;
 	is($? >> 8, 0, 'a terminal: asked when the server wants a password, and connected');
