@@ -339,6 +339,11 @@ DECLARE held2 CURSOR FOR SELECT base_offset, batch FROM mq.fetch_batches('held2'
 MOVE held2;
 SAVEPOINT s;
 SELECT regexp_replace(pg_temp.err($q$SELECT mq.drop_topic('held2')$q$), 'seg_\d+', 'seg_N');
+-- nor truncate it, or the topic's log above it (new, empty files)
+SELECT regexp_replace(pg_temp.err(format('TRUNCATE %s', s.relation)), 'seg_\d+', 'seg_N')
+  FROM mq.segments s WHERE s.topic = 'held2';
+SELECT regexp_replace(pg_temp.err(format('TRUNCATE mq_data.%I', 'topic_' || t.topic_id)), 'seg_\d+', 'seg_N')
+  FROM mq.topic t WHERE t.name = 'held2';
 ROLLBACK TO SAVEPOINT s;
 DO $$
 DECLARE

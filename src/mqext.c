@@ -9,6 +9,7 @@
 
 #include "fmgr.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "utils/acl.h"
 #include "miscadmin.h"
 #include "commands/dbcommands.h"
@@ -55,6 +56,20 @@ mq_process_utility(PlannedStmt *pstmt, const char *queryString,
 	 */
 	if (OidIsValid(release) && pg_database_ownercheck(release, GetUserId()))
 		MqLauncherReleaseDatabase(release);
+
+	/* nor may a transaction truncate what it fetched by reference */
+	if (IsA(parsetree, TruncateStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((TruncateStmt *) parsetree)->relations)
+		{
+			Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+
+			if (OidIsValid(relid))
+				MqSegmentCheckTruncate(relid);
+		}
+	}
 
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,

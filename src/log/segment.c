@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/partition.h"
+
 #include "access/genam.h"
 #include "access/relation.h"
 #include "access/table.h"
@@ -265,6 +267,34 @@ mq_segment_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 						relname ? relname : "?"),
 				 errdetail("mq.fetch_batches returns stored batches by reference, valid until the transaction that fetched them ends."),
 				 errhint("Drop the topic, or let retention remove the segment, in another transaction.")));
+	}
+}
+
+/*
+ * TRUNCATE of a relation: refused like a drop when it is, or contains, a
+ * segment whose batches this transaction handed out by reference (the
+ * segment itself, its topic's log or mq_data.log, which cascade to it):
+ * the references would point into the new, empty files.
+ */
+void
+MqSegmentCheckTruncate(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, referenced_relids)
+	{
+		Oid			seg = lfirst_oid(lc);
+
+		if (seg == relid || list_member_oid(get_partition_ancestors(seg), relid))
+		{
+			char	   *relname = get_rel_name(seg);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot truncate segment \"%s\" because this transaction fetched record batches from it",
+							relname ? relname : "?"),
+					 errdetail("mq.fetch_batches returns stored batches by reference, valid until the transaction that fetched them ends.")));
+		}
 	}
 }
 

@@ -33,5 +33,6 @@ extern void MqSegmentHoldReferenced(MqSegmentRel *seg);
 extern void MqSegmentClose(MqSegmentRel *seg);
 extern void MqSegmentInit(void);
 extern void MqSegmentXactEnd(void);
+extern void MqSegmentCheckTruncate(Oid relid);
 
 #endif							/* MQ_SEGMENT_H */
