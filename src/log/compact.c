@@ -228,6 +228,16 @@ typedef bool (*BatchFn) (CompactPlan *c, int seg, HeapTuple tup, TupleDesc desc,
 						 const uint8_t *data, size_t len,
 						 const MqBatchHeader *hdr, void *arg);
 
+/* Where a segment is among n segment ids, or -1. */
+static int
+segment_index(const int64 *segment_ids, int n, int64 segment_id)
+{
+	for (int i = 0; i < n; i++)
+		if (segment_ids[i] == segment_id)
+			return i;
+	return -1;
+}
+
 /*
  * Open a segment of the plan where the topic has it now, under its current
  * relation; false when it is gone.
@@ -235,10 +245,10 @@ typedef bool (*BatchFn) (CompactPlan *c, int seg, HeapTuple tup, TupleDesc desc,
 static bool
 open_planned(CompactPlan *c, int seg, MqSegmentRel *s)
 {
-	for (int i = 0; i < c->topic->nsegments; i++)
-		if (c->topic->segment_ids[i] == c->segment_ids[seg])
-			return MqSegmentOpen(c->topic, i, AccessShareLock, s, true);
-	return false;
+	int			i = segment_index(c->topic->segment_ids, c->topic->nsegments,
+									  c->segment_ids[seg]);
+
+	return i >= 0 && MqSegmentOpen(c->topic, i, AccessShareLock, s, true);
 }
 
 /*
@@ -338,24 +348,33 @@ tuple_partition(HeapTuple tup, TupleDesc desc)
 	return DatumGetInt32(heap_getattr(tup, Anum_mq_log_partition, desc, &isnull));
 }
 
+/* n segment ids as an int8[] Datum, for a query's parameter */
+static Datum
+segment_id_array(const int64 *segment_ids, int n)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+
+	for (int seg = 0; seg < n; seg++)
+		ids[seg] = Int64GetDatum(segment_ids[seg]);
+	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
 /*
- * When each of the first n segments stopped being the active one
- * (mq.segment.rolled_at, set by the roll; not the next segment's creation
+ * The mq.segment rows of the first n segments: when each stopped being the
+ * active one (rolled_at, set by the roll; not the next segment's creation
  * time, which an idle topic's housekeeping keeps moving), in Unix
- * milliseconds as a horizon is.
+ * milliseconds as a horizon is, returned; and in *nclean how many of them,
+ * from the first, are marked cleaned.
  */
 static int64 *
-segments_rolled_at(MqTopic *topic, int n, int *nclean)
+segment_rows(MqTopic *topic, int n, int *nclean)
 {
 	int64	   *out = palloc(sizeof(int64) * n);
-	Datum	   *ids = palloc(sizeof(Datum) * n);
 	Oid			type = INT8ARRAYOID;
 	Datum		arg;
 	int			ret;
 
-	for (int seg = 0; seg < n; seg++)
-		ids[seg] = Int64GetDatum(topic->segment_ids[seg]);
-	arg = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	arg = segment_id_array(topic->segment_ids, n);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/*
@@ -390,14 +409,20 @@ segments_rolled_at(MqTopic *topic, int n, int *nclean)
 	return out;
 }
 
-/* Where a segment is among n segment ids, or -1. */
-static int
-segment_index(const int64 *segment_ids, int n, int64 segment_id)
+/*
+ * Whether any of a partition's offsets from `from` up to its log end `end`
+ * may lie in one of n segments, from where its appends were reserved
+ * (MqPartitionPositions): offsets go to segments in order, so those from
+ * floor_start on are in the floor segment, and only those below it in
+ * older ones.
+ */
+static bool
+offsets_may_lie_in(int64 from, int64 end, int64 floor, int64 floor_start,
+				   const int64 *segment_ids, int n)
 {
-	for (int i = 0; i < n; i++)
-		if (segment_ids[i] == segment_id)
-			return i;
-	return -1;
+	if (from >= end)
+		return false;
+	return segment_index(segment_ids, n, floor) >= 0 || from < floor_start;
 }
 
 /*
@@ -723,17 +748,14 @@ plan_next(CompactPlan *c, int n)
 	for (int seg = 0; seg < c->nsegs; seg++)
 	{
 		Oid			relid;
-		int			i;
 
 		if (c->seg_removable[seg] == 0)
 			continue;
 		relid = MqSegmentRelid(c->segment_ids[seg]);
 		if (!OidIsValid(relid) || relid == c->rewritten[seg])
 			continue;
-		for (i = 0; i < n; i++)
-			if (c->topic->segment_ids[i] == c->segment_ids[seg])
-				break;
-		return i < n && relid == c->relids[seg] ? seg : PLAN_STALE;
+		return segment_index(c->topic->segment_ids, n, c->segment_ids[seg]) >= 0 &&
+			relid == c->relids[seg] ? seg : PLAN_STALE;
 	}
 	return PLAN_DONE;
 }
@@ -752,7 +774,6 @@ static bool
 plan_mark_clean(CompactPlan *c)
 {
 	int			k = 0;
-	Datum	   *ids;
 	Datum		arg;
 	Oid			type = INT8ARRAYOID;
 
@@ -766,10 +787,7 @@ plan_mark_clean(CompactPlan *c)
 	for (int p = 0; p < c->npartitions; p++)
 		if (appended_since(MqTopicPartitionSlot(c->topic, p), c->end[p], c->segment_ids, k))
 			return false;
-	ids = palloc(sizeof(Datum) * k);
-	for (int seg = 0; seg < k; seg++)
-		ids[seg] = Int64GetDatum(c->segment_ids[seg]);
-	arg = PointerGetDatum(construct_array(ids, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	arg = segment_id_array(c->segment_ids, k);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("UPDATE mq.segment s SET cleaned = true"
@@ -811,7 +829,7 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 	}
 	c->seg_removable = palloc0(sizeof(int64) * n);
 	c->seg_above_lso = palloc0(sizeof(bool) * n);
-	c->inactive_ms = segments_rolled_at(topic, n, &c->nclean);
+	c->inactive_ms = segment_rows(topic, n, &c->nclean);
 	c->keys_cxt = AllocSetContextCreate(cxt, "mqext compaction map", ALLOCSET_DEFAULT_SIZES);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(KeyRef);
@@ -835,11 +853,9 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 		/*
 		 * An append in flight into a segment of the plan's (one begun
 		 * before a roll) may change a verdict when it commits: in flight
-		 * are the offsets from the LSO on; those from floor_start on are
-		 * in the floor segment, the ones below in older segments.
+		 * are the offsets from the LSO on.
 		 */
-		if (c->lso[p] < c->end[p] &&
-			(segment_index(c->segment_ids, n, floor) >= 0 || c->lso[p] < floor_start))
+		if (offsets_may_lie_in(c->lso[p], c->end[p], floor, floor_start, c->segment_ids, n))
 			c->appends_in_flight = true;
 	}
 	MemoryContextSwitchTo(old);
@@ -869,9 +885,7 @@ plan_build(MqTopic *topic, int n, int64 horizon_ms)
 
 /*
  * Whether a partition had appends into any of the n segments since its
- * log end was end: offsets go to segments in order, so those from end on
- * went to the floor segment if they are above floor_start, else (some of
- * them) to older ones.
+ * log end was end (MqPartitionPositions).
  */
 static bool
 appended_since(MqPartitionSlot *slot, int64 end, const int64 *segment_ids, int n)
@@ -882,9 +896,7 @@ appended_since(MqPartitionSlot *slot, int64 end, const int64 *segment_ids, int n
 	int64		floor_start;
 
 	MqPartitionPositions(slot, &lso, &now, &floor, &floor_start);
-	if (segment_index(segment_ids, n, floor) >= 0)
-		return now != end;
-	return floor_start > end;
+	return offsets_may_lie_in(end, now, floor, floor_start, segment_ids, n);
 }
 
 static CompactVerdict *

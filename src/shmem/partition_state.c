@@ -453,16 +453,21 @@ MqPartitionRaiseCeiling(MqPartitionSlot *slot, Oid topic_relid, int32 partition,
 	LockRelease(&tag, ExclusiveLock, false);
 }
 
+/* The LSO: the first offset of the oldest append in flight, else the end. */
+static inline int64
+slot_last_stable(MqPartitionSlot *slot)
+{
+	return slot->inflight_head >= 0 ?
+		MqShared->pool[slot->inflight_head].first_offset : slot->next_offset;
+}
+
 int64
 MqPartitionLastStable(MqPartitionSlot *slot)
 {
 	int64		lso;
 
 	SpinLockAcquire(&slot->mutex);
-	if (slot->inflight_head >= 0)
-		lso = MqShared->pool[slot->inflight_head].first_offset;
-	else
-		lso = slot->next_offset;
+	lso = slot_last_stable(slot);
 	SpinLockRelease(&slot->mutex);
 	return lso;
 }
@@ -491,8 +496,7 @@ MqPartitionPositions(MqPartitionSlot *slot, int64 *lso, int64 *end,
 {
 	SpinLockAcquire(&slot->mutex);
 	*end = slot->next_offset;
-	*lso = slot->inflight_head >= 0 ?
-		MqShared->pool[slot->inflight_head].first_offset : slot->next_offset;
+	*lso = slot_last_stable(slot);
 	*floor = slot->segment_floor;
 	*floor_start = slot->segment_floor_start;
 	SpinLockRelease(&slot->mutex);
